@@ -1,0 +1,27 @@
+//! The profile pass: stages that learn from the corpus before cleaning it.
+//!
+//! Map, merge, apply. Each worker feeds documents to its own partial
+//! [`ProfileBuilder`]; the runner merges partials in batch order (so the
+//! result is the same for any thread count even if a merge is not
+//! commutative), serialises the merged profile to bytes, and the cleaning
+//! pass hands those bytes to the stage's `build` as [`Profile`].
+
+use crate::{Document, StageError};
+
+/// A partial profile under construction.
+pub trait ProfileBuilder: Send {
+    /// Learn from one document (already through the stages before this one).
+    fn observe(&mut self, doc: &Document);
+    /// Fold another partial (built by the same stage) into this one.
+    fn merge(&mut self, other: Box<dyn ProfileBuilder>);
+    /// Serialise. The same bytes are later given to the stage's `build`.
+    fn finish(self: Box<Self>) -> Result<Vec<u8>, StageError>;
+    /// For `merge`: downcast support.
+    fn as_any(self: Box<Self>) -> Box<dyn std::any::Any>;
+}
+
+/// A finished profile, as bytes the stage itself wrote.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub bytes: Vec<u8>,
+}

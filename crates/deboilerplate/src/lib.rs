@@ -1,0 +1,1 @@
+//! sluicebox-deboilerplate (in progress)

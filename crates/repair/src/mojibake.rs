@@ -1,0 +1,1 @@
+//! The `mojibake` stage (in progress).

@@ -1,0 +1,1 @@
+//! The `spinner` stage (in progress).

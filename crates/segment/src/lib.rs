@@ -1,0 +1,1 @@
+//! sluicebox-segment (in progress)
