@@ -1,1 +1,359 @@
-fn main() {}
+//! `sluicebox`: the command line. Thin glue: arguments, progress, exit codes,
+//! the summary table. Everything else lives in the crates.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use sluicebox_io::{expand_inputs, Format};
+use sluicebox_pipeline::config::Config;
+use sluicebox_pipeline::plan::{describe, Plan, ProfileSet};
+use sluicebox_pipeline::registry::Registry;
+use sluicebox_pipeline::runner::{install_quiet_panic_hook, RunOptions, RunSummary};
+use sluicebox_pipeline::{profile, DEFAULT_CONFIG};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(
+    name = "sluicebox",
+    version,
+    about = "Clean scraped text corpora: decode, remove boilerplate, repair, deduplicate, segment"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Clean INPUT files into OUTDIR (docs.jsonl, rejects.jsonl, stats.json).
+    Run(RunArgs),
+    /// Validate a config and print each source's effective stage chain.
+    Check {
+        /// Config file (default: the built-in pipeline).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+    },
+    /// List every stage type, its options with defaults, and its drop reasons.
+    Stages,
+    /// Learn the corpus profile (line frequencies, n-grams) for stages that learn.
+    Profile {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Where to write the profile.
+        #[arg(short, long, default_value = "profile.bin")]
+        output: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct CommonArgs {
+    /// Config file (default: the built-in pipeline, config/default.toml).
+    #[arg(short, long)]
+    config: Option<PathBuf>,
+    /// Worker threads (default: [run] threads, 0 = all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Documents per batch (default: [run] batch_size).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Input format for every file: jsonl, files or lines (default: by file name).
+    #[arg(long)]
+    format: Option<String>,
+    /// Files, directories (walked recursively) or `-` for standard input.
+    #[arg(required = true)]
+    inputs: Vec<String>,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Output directory (default: [output] dir, `sluicebox-out`).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Profile file for learning stages (default: [run] profile, else a first pass).
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    /// No progress bar and no summary table.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn load_config(path: Option<&Path>, registry: &Registry) -> Result<Config> {
+    match path {
+        Some(p) => Config::load(p, registry).map_err(|e| anyhow::anyhow!("{e}")),
+        None => Config::parse(DEFAULT_CONFIG, Path::new("."), registry)
+            .map_err(|e| anyhow::anyhow!("built-in config/default.toml: {e}")),
+    }
+}
+
+fn progress_bar(inputs: &[sluicebox_io::InputFile], label: &str) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let compressed = inputs.iter().any(|f| {
+        f.path.is_none() || {
+            let n = f.display.to_ascii_lowercase();
+            n.ends_with(".gz") || n.ends_with(".zst")
+        }
+    });
+    let total: u64 = inputs.iter().filter_map(|f| f.size).sum();
+    let bar = if compressed || total == 0 {
+        let b = ProgressBar::new_spinner();
+        b.set_style(
+            ProgressStyle::with_template(&format!(
+                "{{spinner}} {label} {{msg}} {{binary_bytes}} {{binary_bytes_per_sec}} {{elapsed}}"
+            ))
+            .ok()?,
+        );
+        b
+    } else {
+        let b = ProgressBar::new(total);
+        b.set_style(
+            ProgressStyle::with_template(&format!(
+                "{label} {{msg}} [{{bar:30}}] {{binary_bytes}}/{{binary_total_bytes}} {{binary_bytes_per_sec}} ETA {{eta}}"
+            ))
+            .ok()?,
+        );
+        b
+    };
+    Some(bar)
+}
+
+fn run_options(
+    config: &Config,
+    common: &CommonArgs,
+    bar: Option<&ProgressBar>,
+) -> Result<RunOptions> {
+    let format = match &common.format {
+        Some(f) => Some(
+            Format::parse(f)
+                .with_context(|| format!("--format {f}: expected jsonl, files or lines"))?,
+        ),
+        None if config.input.format != "auto" => Format::parse(&config.input.format),
+        None => None,
+    };
+    let (inputs, input_errors) = expand_inputs(&common.inputs, format);
+    let mut opts = RunOptions::from_config(config, inputs);
+    opts.input_errors = input_errors;
+    if let Some(t) = common.threads {
+        opts.threads = t;
+    }
+    if let Some(b) = common.batch_size {
+        if b == 0 {
+            bail!("--batch-size must be at least 1");
+        }
+        opts.batch_size = b;
+    }
+    opts.command = std::env::args().collect::<Vec<_>>().join(" ");
+    if let Some(bar) = bar {
+        let bar = bar.clone();
+        opts.progress = Some(Arc::new(move |docs, bytes| {
+            bar.set_message(format!("{docs} docs"));
+            bar.set_position(bytes);
+        }));
+    }
+    Ok(opts)
+}
+
+fn cmd_run(args: RunArgs, registry: Arc<Registry>) -> Result<ExitCode> {
+    let config = load_config(args.common.config.as_deref(), &registry)?;
+    let learns = Plan::learns(&config, &registry);
+    let mut profiles = ProfileSet::new();
+    if learns {
+        let path = args
+            .profile
+            .clone()
+            .or_else(|| config.run.profile.as_ref().map(|p| config.base_dir.join(p)));
+        match path {
+            Some(p) => profiles = profile::load(&p).map_err(anyhow::Error::msg)?,
+            None => {
+                if args.common.inputs.iter().any(|i| i == "-") {
+                    bail!(
+                        "standard input can be read only once, but stages that learn need a profile pass first: \
+                         run `sluicebox profile -c CONFIG INPUT... -o profile.bin`, then `run --profile profile.bin`"
+                    );
+                }
+                let opts = run_options(&config, &args.common, None)?;
+                let bar = if args.quiet {
+                    None
+                } else {
+                    progress_bar(&opts.inputs, "profile")
+                };
+                let mut opts = run_options(&config, &args.common, bar.as_ref())?;
+                opts.print_errors = false;
+                let t = Instant::now();
+                profiles = profile::build_profiles(&config, &registry, opts)
+                    .map_err(anyhow::Error::msg)?;
+                if let Some(b) = bar {
+                    b.finish_and_clear();
+                }
+                if !args.quiet {
+                    eprintln!("profile pass: {:.1}s", t.elapsed().as_secs_f64());
+                }
+            }
+        }
+    }
+    let plan =
+        Plan::build(&config, &registry, &profiles, false).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let probe = run_options(&config, &args.common, None)?;
+    let bar = if args.quiet {
+        None
+    } else {
+        progress_bar(&probe.inputs, "clean")
+    };
+    let mut opts = run_options(&config, &args.common, bar.as_ref())?;
+    if let Some(o) = &args.output {
+        opts.out_dir = Some(o.clone());
+    }
+    let summary = sluicebox_pipeline::run(&config, plan, opts);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if !args.quiet {
+        eprint!("{}", summary_table(&summary));
+    }
+    if let Some(f) = &summary.fatal {
+        eprintln!("error: {f}");
+        eprintln!("error: the run stopped; outputs were not committed");
+    }
+    Ok(ExitCode::from(summary.exit_code() as u8))
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / 1e6)
+}
+
+/// The per-stage summary printed at the end of every run.
+fn summary_table(s: &RunSummary) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let t = &s.stats.totals;
+    let _ = writeln!(
+        out,
+        "{:<16} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9} {:>8}  drops",
+        "stage", "in", "changed", "dropped", "split", "MB in", "MB out", "busy s"
+    );
+    for (id, st) in &s.stats.stages {
+        let busy = s
+            .busy_seconds
+            .iter()
+            .find(|(k, _)| k == id)
+            .map(|(_, v)| *v)
+            .unwrap_or(0.0);
+        let reasons: Vec<String> = st.dropped.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(
+            out,
+            "{:<16} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9} {:>8.2}  {}",
+            id,
+            st.docs_in,
+            st.changed,
+            st.dropped_total(),
+            st.split,
+            mb(st.bytes_in),
+            mb(st.bytes_out),
+            busy,
+            reasons.join(" ")
+        );
+    }
+    let secs = s.wall_seconds.max(1e-9);
+    let _ = writeln!(
+        out,
+        "records {} = read {} + errors {}; written {} + rejected {} (split parts added {}); {} MB in, {} MB out; {:.2}s, {:.1} MB/s, {} threads",
+        t.records,
+        t.read,
+        t.errors,
+        t.written,
+        t.rejected,
+        t.parts_added,
+        mb(t.bytes_in),
+        mb(t.bytes_out),
+        s.wall_seconds,
+        t.bytes_in as f64 / 1e6 / secs,
+        s.threads
+    );
+    out
+}
+
+fn cmd_profile(common: CommonArgs, output: PathBuf, registry: Arc<Registry>) -> Result<ExitCode> {
+    let config = load_config(common.config.as_deref(), &registry)?;
+    if !Plan::learns(&config, &registry) {
+        bail!("no enabled stage in this config learns from the corpus; nothing to profile");
+    }
+    let probe = run_options(&config, &common, None)?;
+    let bar = progress_bar(&probe.inputs, "profile");
+    let opts = run_options(&config, &common, bar.as_ref())?;
+    let set = profile::build_profiles(&config, &registry, opts).map_err(anyhow::Error::msg)?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    profile::save(&output, &set).map_err(anyhow::Error::msg)?;
+    let sizes: Vec<String> = set
+        .iter()
+        .map(|(k, v)| format!("{k}: {} bytes", v.len()))
+        .collect();
+    eprintln!("wrote {} ({})", output.display(), sizes.join(", "));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_stages(registry: &Registry) {
+    for f in registry.iter() {
+        println!(
+            "{}{}",
+            f.type_name(),
+            if f.learns() {
+                " (learns: profile pass)"
+            } else {
+                ""
+            }
+        );
+        println!("  {}", f.summary());
+        let opts = f.options();
+        if !opts.is_empty() {
+            println!("  options:");
+            for o in opts {
+                println!("    {} = {}", o.name, o.default);
+                if !o.doc.is_empty() {
+                    println!("        {}", o.doc);
+                }
+            }
+        }
+        if !f.reasons().is_empty() {
+            println!("  drop reasons:");
+            for r in f.reasons() {
+                println!("    {}: {}", r.code, r.doc);
+            }
+        }
+        println!();
+    }
+    println!("every stage: panic (the stage panicked on the document), error (the stage returned an error)");
+}
+
+fn main() -> ExitCode {
+    install_quiet_panic_hook();
+    let cli = Cli::parse();
+    let registry = Arc::new(Registry::builtin());
+    let result = match cli.command {
+        Command::Run(args) => cmd_run(args, registry),
+        Command::Check { config } => load_config(config.as_deref(), &registry).map(|c| {
+            print!("{}", describe(&c, &registry));
+            ExitCode::SUCCESS
+        }),
+        Command::Stages => {
+            cmd_stages(&registry);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Profile { common, output } => cmd_profile(common, output, registry),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

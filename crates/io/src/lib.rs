@@ -1,1 +1,38 @@
-//! sluicebox-io
+//! sluicebox-io: getting records in and documents out.
+//!
+//! * [`input`]: expand paths (files, directories, `-`) into [`InputFile`]s with
+//!   their format; open them with transparent gzip/zstd decompression.
+//! * [`reader`]: turn an input file into [`RawRecord`]s (a JSONL line, a whole
+//!   file, a text line) without ever holding an oversized record in memory.
+//! * [`record`]: parse a raw record into a [`sluicebox_core::Document`] (runs on
+//!   the workers, so JSON parsing scales with threads).
+//! * [`writer`]: JSONL output, optionally compressed and sharded, written to
+//!   temporary names and renamed into place only when complete.
+
+pub mod input;
+pub mod reader;
+pub mod record;
+pub mod writer;
+
+pub use input::{expand_inputs, Compression, Format, InputFile};
+pub use reader::{read_input, RawKind, RawRecord};
+pub use record::{parse_record, RecordOptions};
+pub use writer::{document_json, AtomicFile, JsonlWriter, OutputCompression};
+
+use thiserror::Error;
+
+/// An input problem that stops one file (not one record).
+#[derive(Debug, Error)]
+pub enum IoError {
+    #[error("{path}: {message}")]
+    Path { path: String, message: String },
+}
+
+impl IoError {
+    pub fn path(path: impl Into<String>, message: impl std::fmt::Display) -> Self {
+        IoError::Path {
+            path: path.into(),
+            message: message.to_string(),
+        }
+    }
+}

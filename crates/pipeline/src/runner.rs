@@ -1,0 +1,954 @@
+//! The cleaning run: documents through the plan's stages into the output.
+//!
+//! The runner, not the stages, counts documents and bytes, times stages,
+//! catches panics, turns stage errors into drops (or aborts), writes
+//! rejects and merges stats.
+
+use crate::config::Config;
+use crate::engine::{self, Indexed, OrderedFn, ParallelFn, Phase};
+use crate::plan::{Plan, Runtime};
+use crate::sources::SourceMatcher;
+use serde_json::{json, Map, Value};
+use sluicebox_core::stats::{RecordError, MAX_KEPT_ERRORS};
+use sluicebox_core::{
+    Cx, Decide, Document, OrderedStage, ParallelStage, Prepare, Prepared, StageError, Stats,
+    Verdict,
+};
+use sluicebox_io::{
+    document_json, read_input, InputFile, IoError, JsonlWriter, OutputCompression, RawKind,
+    RawRecord, RecordOptions,
+};
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// What the caller decides beyond the config.
+pub struct RunOptions {
+    pub inputs: Vec<InputFile>,
+    /// Inputs that could not even be listed (reported as errors).
+    pub input_errors: Vec<IoError>,
+    /// `None` discards the output (benchmarks); counting is unchanged.
+    pub out_dir: Option<PathBuf>,
+    pub threads: usize,
+    pub batch_size: usize,
+    pub in_flight: usize,
+    /// Called after each batch is written with (records, input bytes) so far.
+    pub progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
+    /// The command line, recorded in stats.json.
+    pub command: String,
+    /// Print record errors to stderr as they happen.
+    pub print_errors: bool,
+}
+
+impl RunOptions {
+    /// Options with the config's `[run]` settings and the given inputs.
+    pub fn from_config(config: &Config, inputs: Vec<InputFile>) -> RunOptions {
+        RunOptions {
+            inputs,
+            input_errors: Vec::new(),
+            out_dir: Some(PathBuf::from(&config.output.dir)),
+            threads: config.run.threads,
+            batch_size: config.run.batch_size,
+            in_flight: config.run.in_flight,
+            progress: None,
+            command: String::new(),
+            print_errors: true,
+        }
+    }
+
+    pub fn effective_threads(&self) -> usize {
+        if self.threads == 0 {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        } else {
+            self.threads
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct RunSummary {
+    pub stats: Stats,
+    /// Per stage id: seconds spent inside the stage, summed over threads.
+    pub busy_seconds: Vec<(String, f64)>,
+    pub wall_seconds: f64,
+    pub threads: usize,
+    /// Set when the run stopped early (exit code 2); outputs were not committed.
+    pub fatal: Option<String>,
+    /// Files written (docs, rejects, stats).
+    pub outputs: Vec<PathBuf>,
+}
+
+impl RunSummary {
+    /// 0 done, 1 done with document errors, 2 fatal.
+    pub fn exit_code(&self) -> i32 {
+        if self.fatal.is_some() {
+            2
+        } else if self.stats.totals.errors > 0 {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+pub(crate) enum Slot {
+    Raw(u64, RawRecord),
+    Live(Document, Option<Prepared>),
+    Rejected {
+        doc: Document,
+        stage: usize,
+        reason: String,
+        detail: String,
+    },
+    Error(RecordError),
+}
+
+pub(crate) struct Batch {
+    pub index: u64,
+    pub slots: Vec<Slot>,
+    pub stats: Stats,
+    pub busy_ns: Vec<u64>,
+    pub input_bytes: u64,
+    /// Profile pass only: per learning stage, this batch's partial.
+    pub partials: Vec<Option<Box<dyn sluicebox_core::ProfileBuilder>>>,
+}
+
+impl Indexed for Batch {
+    fn index(&self) -> u64 {
+        self.index
+    }
+}
+
+thread_local! {
+    static IN_STAGE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Keep the default panic message out of stderr for panics inside stages:
+/// the runner reports them itself as a located drop with reason `panic`.
+pub fn install_quiet_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !IN_STAGE.with(|f| f.get()) {
+            previous(info);
+        }
+    }));
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_string()
+    }
+}
+
+/// Call a stage, turning a panic into an error string.
+pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, StageError>) -> Result<T, (bool, String)> {
+    IN_STAGE.with(|c| c.set(true));
+    let r = catch_unwind(AssertUnwindSafe(f));
+    IN_STAGE.with(|c| c.set(false));
+    match r {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err((false, e.to_string())),
+        Err(p) => Err((true, panic_message(p))),
+    }
+}
+
+/// State shared by the workers.
+pub(crate) struct Shared {
+    pub stage_ids: Vec<String>,
+    pub record_opts: RecordOptions,
+    pub matcher: SourceMatcher,
+    pub decodes: Vec<bool>,
+    pub abort_on_error: bool,
+    pub cancel: AtomicBool,
+    pub fatal: Mutex<Option<String>>,
+}
+
+impl Shared {
+    pub fn fail(&self, msg: String) {
+        if let Ok(mut f) = self.fatal.lock() {
+            if f.is_none() {
+                *f = Some(msg);
+            }
+        }
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+
+    /// Raw record to live document or located error, with accounting.
+    pub fn parse(&self, seq: u64, raw: RawRecord, stats: &mut Stats) -> Slot {
+        stats.totals.records += 1;
+        let location = if raw.line == 0 {
+            raw.file.to_string()
+        } else {
+            format!("{}:{}", raw.file, raw.line)
+        };
+        let path = raw.file.clone();
+        match sluicebox_io::parse_record(raw, &self.record_opts) {
+            Ok(mut doc) => {
+                doc.seq = seq;
+                self.matcher.assign(&mut doc, &path);
+                if !self.decodes.get(doc.source_index).copied().unwrap_or(false) {
+                    if let Some(raw) = doc.raw.take() {
+                        doc.text = String::from_utf8_lossy(&raw).into_owned();
+                    }
+                }
+                stats.totals.read += 1;
+                stats.totals.bytes_in += doc.byte_len() as u64;
+                let s = stats.sources.entry(doc.source.clone()).or_default();
+                s.read += 1;
+                s.bytes_in += doc.byte_len() as u64;
+                Slot::Live(doc, None)
+            }
+            Err(message) => {
+                stats.totals.errors += 1;
+                Slot::Error(RecordError { location, message })
+            }
+        }
+    }
+}
+
+/// Result of one stage on one document, already counted.
+enum Step {
+    Keep(Document),
+    Parts(Vec<Document>),
+    Reject(Document, String, String),
+}
+
+/// Apply a verdict to the stats of stage `pos`.
+fn account(
+    stats: &mut Stats,
+    id: &str,
+    bytes_in: usize,
+    doc: Document,
+    verdict: Result<Verdict, (bool, String)>,
+    cx: Cx,
+    shared: &Shared,
+) -> Step {
+    let st = stats.stage_mut(id);
+    st.docs_in += 1;
+    st.bytes_in += bytes_in as u64;
+    for (k, v) in cx.counters {
+        *st.counters.entry(k.to_string()).or_insert(0) += v;
+    }
+    let drop = |st: &mut sluicebox_core::StageStats, reason: &str| {
+        *st.dropped.entry(reason.to_string()).or_insert(0) += 1;
+    };
+    match verdict {
+        Ok(Verdict::Unchanged) => {
+            st.unchanged += 1;
+            st.bytes_out += doc.byte_len() as u64;
+            Step::Keep(doc)
+        }
+        Ok(Verdict::Changed) => {
+            st.changed += 1;
+            st.bytes_out += doc.byte_len() as u64;
+            Step::Keep(doc)
+        }
+        Ok(Verdict::Drop { reason, detail }) => {
+            drop(st, reason);
+            Step::Reject(doc, reason.to_string(), detail)
+        }
+        Ok(Verdict::Split(parts)) if parts.is_empty() => {
+            drop(st, "error");
+            Step::Reject(
+                doc,
+                "error".into(),
+                "stage split the document into nothing".into(),
+            )
+        }
+        Ok(Verdict::Split(parts)) => {
+            st.split += 1;
+            st.parts_out += parts.len() as u64;
+            st.bytes_out += parts.iter().map(|p| p.byte_len() as u64).sum::<u64>();
+            stats.totals.parts_added += parts.len() as u64 - 1;
+            Step::Parts(parts)
+        }
+        Err((panicked, msg)) => {
+            let reason = if panicked { "panic" } else { "error" };
+            drop(st, reason);
+            if !panicked && shared.abort_on_error {
+                shared.fail(format!(
+                    "{}: stage `{id}` failed on document `{}`: {msg} (on_error = \"abort\")",
+                    doc.origin, doc.id
+                ));
+            }
+            Step::Reject(doc, reason.to_string(), msg)
+        }
+    }
+}
+
+/// The parallel part of one phase.
+pub(crate) struct ParallelPart {
+    /// (stage position, instances by source) for each parallel stage.
+    pub stages: Vec<(usize, Vec<Option<Arc<dyn ParallelStage>>>)>,
+    /// The split stage's prepare half ending this phase, if any.
+    pub prepare: Option<(usize, Vec<Option<Arc<dyn Prepare>>>)>,
+    /// Whether this is the first phase (raw records get parsed here).
+    pub first: bool,
+}
+
+impl ParallelPart {
+    fn chain(
+        &self,
+        shared: &Shared,
+        batch_stats: &mut Stats,
+        busy: &mut [u64],
+        doc: Document,
+        from: usize,
+        out: &mut Vec<Slot>,
+    ) {
+        let mut doc = doc;
+        for j in from..self.stages.len() {
+            let (pos, by_source) = &self.stages[j];
+            let Some(Some(stage)) = by_source.get(doc.source_index) else {
+                continue;
+            };
+            let id = &shared.stage_ids[*pos];
+            let bytes_in = doc.byte_len();
+            let mut cx = Cx::default();
+            let t = Instant::now();
+            let v = guarded(|| stage.process(&mut doc, &mut cx));
+            busy[*pos] += t.elapsed().as_nanos() as u64;
+            match account(batch_stats, id, bytes_in, doc, v, cx, shared) {
+                Step::Keep(d) => doc = d,
+                Step::Reject(d, reason, detail) => {
+                    out.push(Slot::Rejected {
+                        doc: d,
+                        stage: *pos,
+                        reason,
+                        detail,
+                    });
+                    return;
+                }
+                Step::Parts(parts) => {
+                    for p in parts {
+                        self.chain(shared, batch_stats, busy, p, j + 1, out);
+                    }
+                    return;
+                }
+            }
+        }
+        // The split stage's parallel half.
+        if let Some((pos, by_source)) = &self.prepare {
+            if let Some(Some(prep)) = by_source.get(doc.source_index) {
+                let t = Instant::now();
+                let r = guarded(|| prep.prepare(&doc));
+                busy[*pos] += t.elapsed().as_nanos() as u64;
+                match r {
+                    Ok(p) => out.push(Slot::Live(doc, Some(p))),
+                    Err(e) => {
+                        let id = &shared.stage_ids[*pos];
+                        let bytes_in = doc.byte_len();
+                        match account(
+                            batch_stats,
+                            id,
+                            bytes_in,
+                            doc,
+                            Err(e),
+                            Cx::default(),
+                            shared,
+                        ) {
+                            Step::Reject(d, reason, detail) => out.push(Slot::Rejected {
+                                doc: d,
+                                stage: *pos,
+                                reason,
+                                detail,
+                            }),
+                            Step::Keep(d) => out.push(Slot::Live(d, None)),
+                            Step::Parts(_) => {}
+                        }
+                    }
+                }
+                return;
+            }
+        }
+        out.push(Slot::Live(doc, None));
+    }
+
+    pub fn process(&self, shared: &Shared, batch: &mut Batch) {
+        let slots = std::mem::take(&mut batch.slots);
+        let mut out = Vec::with_capacity(slots.len());
+        for slot in slots {
+            let slot = match slot {
+                Slot::Raw(seq, raw) if self.first => shared.parse(seq, raw, &mut batch.stats),
+                other => other,
+            };
+            match slot {
+                Slot::Live(doc, _) => self.chain(
+                    shared,
+                    &mut batch.stats,
+                    &mut batch.busy_ns,
+                    doc,
+                    0,
+                    &mut out,
+                ),
+                other => out.push(other),
+            }
+        }
+        batch.slots = out;
+    }
+}
+
+/// An ordered step: an ordered stage or a split stage's decide half.
+pub(crate) enum OrderedInstance {
+    Ordered(Box<dyn OrderedStage>),
+    Decide(Box<dyn Decide>),
+}
+
+pub(crate) struct OrderedPart {
+    pub pos: usize,
+    pub instances: Vec<OrderedInstance>,
+    pub by_source: Vec<Option<usize>>,
+}
+
+impl OrderedPart {
+    fn process(&mut self, shared: &Shared, batch: &mut Batch) {
+        let id = shared.stage_ids[self.pos].clone();
+        let slots = std::mem::take(&mut batch.slots);
+        let mut out = Vec::with_capacity(slots.len());
+        for slot in slots {
+            let Slot::Live(mut doc, prepared) = slot else {
+                out.push(slot);
+                continue;
+            };
+            let Some(Some(k)) = self.by_source.get(doc.source_index) else {
+                out.push(Slot::Live(doc, None));
+                continue;
+            };
+            let Some(inst) = self.instances.get_mut(*k) else {
+                out.push(Slot::Live(doc, None));
+                continue;
+            };
+            let bytes_in = doc.byte_len();
+            let mut cx = Cx::default();
+            let t = Instant::now();
+            let v = match inst {
+                OrderedInstance::Ordered(o) => guarded(|| o.process(&mut doc, &mut cx)),
+                OrderedInstance::Decide(d) => match prepared {
+                    Some(p) => guarded(|| d.decide(&mut doc, p, &mut cx)),
+                    None => Err((false, "internal: missing prepared data".to_string())),
+                },
+            };
+            batch.busy_ns[self.pos] += t.elapsed().as_nanos() as u64;
+            let v = match v {
+                Ok(Verdict::Split(_)) => Err((
+                    false,
+                    "an ordered stage may not split documents".to_string(),
+                )),
+                other => other,
+            };
+            match account(&mut batch.stats, &id, bytes_in, doc, v, cx, shared) {
+                Step::Keep(d) => out.push(Slot::Live(d, None)),
+                Step::Reject(d, reason, detail) => out.push(Slot::Rejected {
+                    doc: d,
+                    stage: self.pos,
+                    reason,
+                    detail,
+                }),
+                Step::Parts(_) => {}
+            }
+        }
+        batch.slots = out;
+    }
+
+    fn finish(&mut self, shared: &Shared) {
+        let id = &shared.stage_ids[self.pos];
+        for inst in &mut self.instances {
+            let r = match inst {
+                OrderedInstance::Ordered(o) => guarded(|| o.finish()),
+                OrderedInstance::Decide(d) => guarded(|| d.finish()),
+            };
+            if let Err((_, msg)) = r {
+                shared.fail(format!("stage `{id}`: could not finish: {msg}"));
+            }
+        }
+    }
+}
+
+/// Split the plan into phases: runs of parallel stages, each closed by at
+/// most one ordered or split stage.
+pub(crate) fn phases_of(plan: Plan) -> (Vec<ParallelPart>, Vec<Option<OrderedPart>>) {
+    let mut pars = vec![ParallelPart {
+        stages: Vec::new(),
+        prepare: None,
+        first: true,
+    }];
+    let mut ords: Vec<Option<OrderedPart>> = vec![None];
+    for (pos, stage) in plan.stages.into_iter().enumerate() {
+        let by_source = stage.by_source;
+        let mut par_instances: Vec<Arc<dyn ParallelStage>> = Vec::new();
+        let mut prep_instances: Vec<Arc<dyn Prepare>> = Vec::new();
+        let mut ord_instances: Vec<OrderedInstance> = Vec::new();
+        for inst in stage.instances {
+            match inst {
+                Runtime::Parallel(p) => par_instances.push(p),
+                Runtime::Ordered(o) => ord_instances.push(OrderedInstance::Ordered(o)),
+                Runtime::Split(p, d) => {
+                    prep_instances.push(p);
+                    ord_instances.push(OrderedInstance::Decide(d));
+                }
+            }
+        }
+        let last = pars.len() - 1;
+        if !par_instances.is_empty() {
+            let map = by_source
+                .iter()
+                .map(|k| k.and_then(|k| par_instances.get(k).cloned()))
+                .collect();
+            pars[last].stages.push((pos, map));
+        } else if !ord_instances.is_empty() {
+            if !prep_instances.is_empty() {
+                let map = by_source
+                    .iter()
+                    .map(|k| k.and_then(|k| prep_instances.get(k).cloned()))
+                    .collect();
+                pars[last].prepare = Some((pos, map));
+            }
+            ords[last] = Some(OrderedPart {
+                pos,
+                instances: ord_instances,
+                by_source,
+            });
+            pars.push(ParallelPart {
+                stages: Vec::new(),
+                prepare: None,
+                first: false,
+            });
+            ords.push(None);
+        }
+    }
+    (pars, ords)
+}
+
+/// Read every input into batches of raw records, calling `send` for each.
+pub(crate) fn read_batches(
+    inputs: &[InputFile],
+    input_errors: &[IoError],
+    batch_size: usize,
+    max_doc_bytes: usize,
+    n_stages: usize,
+    send: &mut dyn FnMut(Batch) -> bool,
+) {
+    const BATCH_BYTES: u64 = 8 << 20;
+    let new_batch = |index: u64| Batch {
+        index,
+        slots: Vec::with_capacity(batch_size.min(4096)),
+        stats: Stats::default(),
+        busy_ns: vec![0; n_stages],
+        input_bytes: 0,
+        partials: Vec::new(),
+    };
+    let mut index = 0u64;
+    let mut seq = 0u64;
+    let mut batch = new_batch(0);
+    let mut stopped = false;
+    let mut push = |raw: RawRecord, batch: &mut Batch, stopped: &mut bool| -> bool {
+        batch.input_bytes += raw.byte_len() as u64;
+        batch.slots.push(Slot::Raw(seq, raw));
+        seq += 1;
+        if batch.slots.len() >= batch_size || batch.input_bytes >= BATCH_BYTES {
+            index += 1;
+            let full = std::mem::replace(batch, new_batch(index));
+            if !send(full) {
+                *stopped = true;
+                return false;
+            }
+        }
+        true
+    };
+    for e in input_errors {
+        let IoError::Path { path, message } = e;
+        let raw = RawRecord {
+            file: Arc::from(path.as_str()),
+            line: 0,
+            kind: RawKind::Error(format!("cannot read: {message}")),
+        };
+        if !push(raw, &mut batch, &mut stopped) {
+            return;
+        }
+    }
+    for input in inputs {
+        batch.stats.totals.files += 1;
+        read_input(input, max_doc_bytes, &mut |raw| {
+            push(raw, &mut batch, &mut stopped)
+        });
+        if stopped {
+            return;
+        }
+    }
+    if !batch.slots.is_empty() {
+        send(batch);
+    }
+}
+
+/// Writes kept documents, rejects and errors in input order.
+struct Sink {
+    docs: Option<JsonlWriter>,
+    rejects: Option<JsonlWriter>,
+    rejects_text: bool,
+    stats: Stats,
+    busy_ns: Vec<u64>,
+    records: u64,
+    input_bytes: u64,
+    buf: Vec<u8>,
+    progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
+    print_errors: bool,
+}
+
+impl Sink {
+    fn write(&mut self, shared: &Shared, mut batch: Batch) {
+        for slot in batch.slots.drain(..) {
+            match slot {
+                Slot::Live(doc, _) => {
+                    let t = &mut self.stats.totals;
+                    t.written += 1;
+                    t.bytes_out += doc.text.len() as u64;
+                    let s = self.stats.sources.entry(doc.source.clone()).or_default();
+                    s.written += 1;
+                    s.bytes_out += doc.text.len() as u64;
+                    if let Some(w) = self.docs.as_mut() {
+                        self.buf.clear();
+                        document_json(&doc, &[], true, &mut self.buf);
+                        if let Err(e) = w.write_record(&self.buf) {
+                            shared.fail(e);
+                            self.docs = None;
+                        }
+                    }
+                }
+                Slot::Rejected {
+                    doc,
+                    stage,
+                    reason,
+                    detail,
+                } => {
+                    let stage_id = shared.stage_ids.get(stage).cloned().unwrap_or_default();
+                    self.stats.totals.rejected += 1;
+                    let s = self.stats.sources.entry(doc.source.clone()).or_default();
+                    s.rejected += 1;
+                    *s.rejected_by
+                        .entry(format!("{stage_id}/{reason}"))
+                        .or_insert(0) += 1;
+                    if let Some(w) = self.rejects.as_mut() {
+                        self.buf.clear();
+                        let extra = [
+                            ("stage", stage_id.as_str()),
+                            ("reason", reason.as_str()),
+                            ("detail", detail.as_str()),
+                        ];
+                        document_json(&doc, &extra, self.rejects_text, &mut self.buf);
+                        if let Err(e) = w.write_record(&self.buf) {
+                            shared.fail(e);
+                            self.rejects = None;
+                        }
+                    }
+                }
+                Slot::Error(e) => {
+                    if self.print_errors {
+                        eprintln!("{}: {}", e.location, e.message);
+                    }
+                    if self.stats.errors.len() < MAX_KEPT_ERRORS {
+                        self.stats.errors.push(e);
+                    }
+                }
+                Slot::Raw(..) => {}
+            }
+        }
+        let mut bs = std::mem::take(&mut batch.stats);
+        // Errors were pushed above in order; the batch holds none.
+        bs.errors.clear();
+        self.stats += &bs;
+        for (a, b) in self.busy_ns.iter_mut().zip(&batch.busy_ns) {
+            *a += b;
+        }
+        self.records += bs.totals.records;
+        self.input_bytes += batch.input_bytes;
+        if let Some(p) = &self.progress {
+            p(self.records, self.input_bytes);
+        }
+    }
+}
+
+/// Run the cleaning pass.
+pub fn run(config: &Config, plan: Plan, opts: RunOptions) -> RunSummary {
+    let started = Instant::now();
+    let threads = opts.effective_threads();
+    let in_flight = if opts.in_flight == 0 {
+        threads * 4
+    } else {
+        opts.in_flight
+    };
+    let stage_ids: Vec<String> = plan.stages.iter().map(|s| s.id.clone()).collect();
+    let stage_meta: Vec<(String, String, &'static str)> = plan
+        .stages
+        .iter()
+        .map(|s| (s.id.clone(), s.type_name.clone(), s.placement))
+        .collect();
+    let n_stages = stage_ids.len();
+    let shared = Arc::new(Shared {
+        stage_ids: stage_ids.clone(),
+        record_opts: RecordOptions {
+            text_field: config.input.text_field.clone(),
+            id_field: config.input.id_field.clone(),
+            charset_field: config.input.charset_field.clone(),
+        },
+        matcher: SourceMatcher::new(config),
+        decodes: plan.decodes.clone(),
+        abort_on_error: config.run.on_error == "abort",
+        cancel: AtomicBool::new(false),
+        fatal: Mutex::new(None),
+    });
+
+    let compression =
+        OutputCompression::parse(&config.output.compression).unwrap_or(OutputCompression::None);
+    let mut outputs = Vec::new();
+    if let Some(dir) = &opts.out_dir {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            return RunSummary {
+                stats: Stats::default(),
+                busy_seconds: Vec::new(),
+                wall_seconds: 0.0,
+                threads,
+                fatal: Some(format!(
+                    "{}: cannot create output directory: {}",
+                    dir.display(),
+                    sluicebox_io::input::describe(&e)
+                )),
+                outputs,
+            };
+        }
+    }
+    let mut stats = Stats::default();
+    for id in &stage_ids {
+        stats.stage_mut(id);
+    }
+    let sink = Sink {
+        docs: opts
+            .out_dir
+            .as_ref()
+            .map(|d| JsonlWriter::new(d, "docs", compression, config.output.max_docs_per_file)),
+        rejects: opts
+            .out_dir
+            .as_ref()
+            .map(|d| JsonlWriter::new(d, "rejects", compression, 0)),
+        rejects_text: config.output.rejects_text,
+        stats,
+        busy_ns: vec![0; n_stages],
+        records: 0,
+        input_bytes: 0,
+        buf: Vec::with_capacity(1 << 16),
+        progress: opts.progress.clone(),
+        print_errors: opts.print_errors,
+    };
+
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("sluicebox-worker-{i}"))
+        .build()
+    {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            return RunSummary {
+                stats: Stats::default(),
+                busy_seconds: Vec::new(),
+                wall_seconds: 0.0,
+                threads,
+                fatal: Some(format!("cannot start {threads} worker threads: {e}")),
+                outputs,
+            }
+        }
+    };
+
+    let (pars, ords) = phases_of(plan);
+    let mut phases: Vec<Phase<Batch>> = Vec::new();
+    for (par, ord) in pars.into_iter().zip(ords) {
+        let sh = shared.clone();
+        let parallel: ParallelFn<Batch> = Arc::new(move |b: &mut Batch| par.process(&sh, b));
+        let ordered: Option<OrderedFn<Batch>> = ord.map(|part| {
+            let mut step = FinishOnDrop {
+                part,
+                shared: shared.clone(),
+            };
+            Box::new(move |b: &mut Batch| step.part.process(&step.shared, b)) as OrderedFn<Batch>
+        });
+        phases.push(Phase { parallel, ordered });
+    }
+    let inputs = opts.inputs;
+    let input_errors = opts.input_errors;
+    let batch_size = opts.batch_size.max(1);
+    let max_doc_bytes = config.input.max_doc_bytes;
+    let sh_reader = shared.clone();
+    let sh_sink = shared.clone();
+    let sink = Arc::new(Mutex::new(Some(sink)));
+    let sink_in = sink.clone();
+    engine::run(
+        pool,
+        in_flight,
+        phases,
+        move |send| {
+            read_batches(
+                &inputs,
+                &input_errors,
+                batch_size,
+                max_doc_bytes,
+                n_stages,
+                &mut |b| !sh_reader.cancel.load(Ordering::SeqCst) && send(b),
+            )
+        },
+        move |b: Batch| {
+            if let Ok(mut guard) = sink_in.lock() {
+                if let Some(s) = guard.as_mut() {
+                    s.write(&sh_sink, b);
+                }
+            }
+        },
+    );
+    let sink = sink.lock().ok().and_then(|mut g| g.take());
+    let Some(sink) = sink else {
+        return RunSummary {
+            stats: Stats::default(),
+            busy_seconds: Vec::new(),
+            wall_seconds: started.elapsed().as_secs_f64(),
+            threads,
+            fatal: Some("internal: output writer lost".into()),
+            outputs,
+        };
+    };
+    let fatal = shared.fatal.lock().ok().and_then(|f| f.clone());
+    let Sink {
+        docs,
+        rejects,
+        stats,
+        busy_ns,
+        ..
+    } = sink;
+    let wall_seconds = started.elapsed().as_secs_f64();
+    let busy_seconds: Vec<(String, f64)> = stage_ids
+        .iter()
+        .cloned()
+        .zip(busy_ns.iter().map(|ns| *ns as f64 / 1e9))
+        .collect();
+    let mut fatal = fatal;
+    if fatal.is_none() {
+        if let Some(dir) = &opts.out_dir {
+            for w in [docs, rejects].into_iter().flatten() {
+                match w.finish() {
+                    Ok(files) => outputs.extend(files),
+                    Err(e) => {
+                        fatal = Some(e);
+                        break;
+                    }
+                }
+            }
+            if fatal.is_none() {
+                let doc = stats_json(
+                    &stats,
+                    &stage_meta,
+                    &busy_seconds,
+                    wall_seconds,
+                    threads,
+                    config,
+                    &opts.command,
+                );
+                let path = dir.join("stats.json");
+                match write_atomic(&path, &doc) {
+                    Ok(()) => outputs.push(path),
+                    Err(e) => fatal = Some(e),
+                }
+            }
+        }
+    }
+    if fatal.is_none() && !stats.balanced() {
+        fatal = Some(format!(
+            "internal: accounting does not balance ({:?}); please report this",
+            stats.totals
+        ));
+    }
+    RunSummary {
+        stats,
+        busy_seconds,
+        wall_seconds,
+        threads,
+        fatal,
+        outputs,
+    }
+}
+
+/// An ordered step whose stage is finished once its last batch has passed
+/// (the sequencer drops it when its input closes).
+struct FinishOnDrop {
+    part: OrderedPart,
+    shared: Arc<Shared>,
+}
+
+impl Drop for FinishOnDrop {
+    fn drop(&mut self) {
+        self.part.finish(&self.shared);
+    }
+}
+
+fn write_atomic(path: &std::path::Path, value: &Value) -> Result<(), String> {
+    use std::io::Write;
+    let err = |e: std::io::Error| {
+        format!(
+            "{}: write failed: {}",
+            path.display(),
+            sluicebox_io::input::describe(&e)
+        )
+    };
+    let mut f = sluicebox_io::AtomicFile::create(path).map_err(err)?;
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    f.write_all(text.as_bytes()).map_err(err)?;
+    f.write_all(b"\n").map_err(err)?;
+    f.commit().map_err(err)
+}
+
+/// The `stats.json` document. Everything except `timings`, `command` and
+/// `config.run` is identical for any thread count and batch size.
+pub fn stats_json(
+    stats: &Stats,
+    stage_meta: &[(String, String, &'static str)],
+    busy: &[(String, f64)],
+    wall: f64,
+    threads: usize,
+    config: &Config,
+    command: &str,
+) -> Value {
+    let mut stages = Vec::new();
+    for (id, type_name, placement) in stage_meta {
+        let st = stats.stage(id).cloned().unwrap_or_default();
+        let mut m = Map::new();
+        m.insert("id".into(), json!(id));
+        m.insert("type".into(), json!(type_name));
+        m.insert("placement".into(), json!(placement));
+        if let Ok(Value::Object(o)) = serde_json::to_value(&st) {
+            m.extend(o);
+        }
+        stages.push(Value::Object(m));
+    }
+    let config_json = toml::from_str::<toml::Value>(&config.text)
+        .ok()
+        .and_then(|v| serde_json::to_value(v).ok())
+        .unwrap_or(Value::Null);
+    json!({
+        "totals": stats.totals,
+        "stages": stages,
+        "sources": stats.sources,
+        "errors": stats.errors,
+        "timings": {
+            "threads": threads,
+            "wall_seconds": wall,
+            "busy_seconds": busy.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Map<String, Value>>(),
+        },
+        "command": command,
+        "config": config_json,
+    })
+}
