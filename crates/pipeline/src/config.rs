@@ -398,7 +398,17 @@ fn parse_sources(
                 }
             }
             if let Some(f) = registry.get(&entry.type_name) {
-                if let Err(e) = f.check(&merged) {
+                // When the base table is itself invalid (already reported),
+                // check the override's own keys so its errors are not masked.
+                let to_check = if f.check(&entry.table).is_ok() {
+                    merged
+                } else {
+                    over.iter()
+                        .filter(|(k, _)| k.as_str() != "enabled")
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                };
+                if let Err(e) = f.check(&to_check) {
                     errors.push(format!("{sat}: {e}"));
                 }
             }
