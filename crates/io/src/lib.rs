@@ -10,6 +10,7 @@
 //!   temporary names and renamed into place only when complete.
 
 pub mod input;
+pub mod json;
 pub mod reader;
 pub mod record;
 pub mod writer;

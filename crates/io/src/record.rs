@@ -27,39 +27,100 @@ impl Default for RecordOptions {
     }
 }
 
-/// Top-level JSON object fields in input order, values left unparsed.
-struct Fields<'a>(Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>);
+/// The text field's value: a string, or what it was instead (for the error).
+enum TextValue {
+    Str(String),
+    Other(&'static str),
+}
 
-impl<'de> serde::Deserialize<'de> for Fields<'de> {
+impl<'de> serde::Deserialize<'de> for TextValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
+            type Value = TextValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<TextValue, E> {
+                Ok(TextValue::Str(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<TextValue, E> {
+                Ok(TextValue::Str(v))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<TextValue, E> {
+                Ok(TextValue::Other("a boolean"))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<TextValue, E> {
+                Ok(TextValue::Other("a number"))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<TextValue, E> {
+                Ok(TextValue::Other("a number"))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<TextValue, E> {
+                Ok(TextValue::Other("a number"))
+            }
+            fn visit_unit<E>(self) -> Result<TextValue, E> {
+                Ok(TextValue::Other("null"))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<TextValue, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(TextValue::Other("an array"))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<TextValue, A::Error> {
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(TextValue::Other("an object"))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Top-level fields in input order: the text field parsed (once), the
+/// others left as raw JSON.
+struct Fields<'a> {
+    text: Option<TextValue>,
+    duplicate_text: bool,
+    others: Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>,
+}
+
+struct FieldsSeed<'s> {
+    text_field: &'s str,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for FieldsSeed<'_> {
+    type Value = Fields<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Fields<'de>, D::Error> {
+        struct V<'s>(&'s str);
+        impl<'de> Visitor<'de> for V<'_> {
             type Value = Fields<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
-                let mut out = Vec::with_capacity(8);
-                while let Some((k, v)) =
-                    map.next_entry::<std::borrow::Cow<'de, str>, &'de RawValue>()?
-                {
-                    out.push((k, v));
+                let mut out = Fields {
+                    text: None,
+                    duplicate_text: false,
+                    others: Vec::with_capacity(8),
+                };
+                while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if k == self.0 {
+                        let v = map.next_value::<TextValue>()?;
+                        out.duplicate_text |= out.text.is_some();
+                        out.text = Some(v);
+                    } else {
+                        out.others.push((k, map.next_value::<&'de RawValue>()?));
+                    }
                 }
-                Ok(Fields(out))
+                Ok(out)
             }
         }
-        d.deserialize_map(V)
-    }
-}
-
-fn json_kind(raw: &RawValue) -> &'static str {
-    match raw.get().as_bytes().first() {
-        Some(b'"') => "a string",
-        Some(b'{') => "an object",
-        Some(b'[') => "an array",
-        Some(b't') | Some(b'f') => "a boolean",
-        Some(b'n') => "null",
-        _ => "a number",
+        d.deserialize_map(V(self.text_field))
     }
 }
 
@@ -78,7 +139,12 @@ pub fn parse_record(raw: RawRecord, opts: &RecordOptions) -> Result<Document, St
             Ok(doc)
         }
         RawKind::Json(line) => {
-            let fields: Fields = match serde_json::from_slice(&line) {
+            use serde::de::DeserializeSeed;
+            let seed = FieldsSeed {
+                text_field: &opts.text_field,
+            };
+            let mut de = serde_json::Deserializer::from_slice(&line);
+            let fields = match seed.deserialize(&mut de).and_then(|f| de.end().map(|_| f)) {
                 Ok(f) => f,
                 Err(e) => {
                     return Err(match std::str::from_utf8(&line) {
@@ -90,20 +156,25 @@ pub fn parse_record(raw: RawRecord, opts: &RecordOptions) -> Result<Document, St
                     })
                 }
             };
-            let mut text = None;
+            if fields.duplicate_text {
+                return Err(format!("field `{}` appears twice", opts.text_field));
+            }
+            let text = match fields.text {
+                Some(TextValue::Str(s)) => Some(s),
+                Some(TextValue::Other(kind)) => {
+                    return Err(format!(
+                        "field `{}` is {kind}, expected a string",
+                        opts.text_field
+                    ))
+                }
+                None => None,
+            };
             let mut id = None;
             let mut source = None;
             let mut charset = None;
-            let mut passthrough = Vec::with_capacity(fields.0.len());
-            for (k, v) in fields.0 {
-                if k == opts.text_field {
-                    if text.is_some() {
-                        return Err(format!("field `{k}` appears twice"));
-                    }
-                    text = Some(serde_json::from_str::<String>(v.get()).map_err(|_| {
-                        format!("field `{k}` is {}, expected a string", json_kind(v))
-                    })?);
-                } else if k == opts.id_field && id.is_none() {
+            let mut passthrough = Vec::with_capacity(fields.others.len());
+            for (k, v) in fields.others {
+                if k == opts.id_field && id.is_none() {
                     id = Some(match serde_json::from_str::<String>(v.get()) {
                         Ok(s) => s,
                         Err(_) => v.get().to_string(),

@@ -3,7 +3,6 @@
 //! looks complete.
 
 use crate::input::describe;
-use serde_json::Value;
 use sluicebox_core::Document;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -234,10 +233,7 @@ impl JsonlWriter {
     }
 }
 
-fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    // serde_json's string escaping writes into any io::Write; Vec never fails.
-    let _ = serde_json::to_writer(&mut *out, s);
-}
+use crate::json::push_json_str;
 
 /// The output record of a document: `id`, `source`, `text`, `attributes`,
 /// then the passthrough fields in input order. `extra` adds fields right
@@ -263,8 +259,12 @@ pub fn document_json(doc: &Document, extra: &[(&str, &str)], with_text: bool, ou
         }
     }
     out.extend_from_slice(b",\"attributes\":");
-    let _ = serde_json::to_writer(&mut *out, &Value::Object(doc.attributes.clone()))
-        .or_else(|_| out.write_all(b"{}"));
+    if doc.attributes.is_empty() {
+        out.extend_from_slice(b"{}");
+    } else {
+        // A map with string keys always serialises; Vec never fails to write.
+        let _ = serde_json::to_writer(&mut *out, &doc.attributes);
+    }
     for (k, v) in &doc.fields {
         if matches!(k.as_str(), "id" | "source" | "text" | "attributes") {
             continue;

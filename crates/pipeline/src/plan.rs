@@ -75,14 +75,14 @@ impl Plan {
             let mut keys: Vec<String> = Vec::new();
             let mut by_source = Vec::with_capacity(n_sources);
             let mut placement = "";
-            for s in 0..n_sources {
+            for (s, decoded) in decodes.iter_mut().enumerate() {
                 let (enabled, table) = config.effective_stage(i, s.checked_sub(1));
                 if !enabled {
                     by_source.push(None);
                     continue;
                 }
                 if entry.type_name == "decode" {
-                    decodes[s] = true;
+                    *decoded = true;
                 }
                 if learning && factory.learns() {
                     by_source.push(None);

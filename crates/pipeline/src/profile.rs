@@ -10,7 +10,9 @@ use crate::config::Config;
 use crate::engine::{self, ParallelFn, Phase};
 use crate::plan::{Plan, ProfileSet};
 use crate::registry::Registry;
-use crate::runner::{guarded, phases_of, read_batches, Batch, RunOptions, Shared, Slot};
+use crate::runner::{
+    guarded, phases_of, read_batches, Batch, BySource, Partials, RunOptions, Shared, Slot,
+};
 use crate::sources::SourceMatcher;
 use sluicebox_core::{BuildContext, Cx, Document, ProfileBuilder, Verdict};
 use sluicebox_io::RecordOptions;
@@ -108,8 +110,7 @@ pub fn build_profiles(
     });
     // Parallel stages in chain order, by position.
     let (pars, _) = phases_of(plan);
-    let mut by_pos: Vec<Option<Vec<Option<Arc<dyn sluicebox_core::ParallelStage>>>>> =
-        vec![None; n_stages];
+    let mut by_pos: ParByPos = vec![None; n_stages];
     for part in pars {
         for (pos, m) in part.stages {
             by_pos[pos] = Some(m);
@@ -122,7 +123,7 @@ pub fn build_profiles(
             .iter()
             .map(|l| (l.id.clone(), type_names[l.pos].clone(), l.table.clone()))
             .collect();
-        move || -> Result<Vec<Option<Box<dyn ProfileBuilder>>>, String> {
+        move || -> Result<Partials, String> {
             learners
                 .iter()
                 .map(|(id, ty, table)| {
@@ -166,7 +167,7 @@ pub fn build_profiles(
         }
         b.partials = partials;
     });
-    let merged: Arc<Mutex<Vec<Option<Box<dyn ProfileBuilder>>>>> = Arc::new(Mutex::new(Vec::new()));
+    let merged: Arc<Mutex<Partials>> = Arc::new(Mutex::new(Vec::new()));
     let m2 = merged.clone();
     let threads = opts.effective_threads();
     let pool = rayon::ThreadPoolBuilder::new()
@@ -256,7 +257,8 @@ pub fn build_profiles(
     Ok(set)
 }
 
-type ParByPos = Vec<Option<Vec<Option<Arc<dyn sluicebox_core::ParallelStage>>>>>;
+/// Per stage position: the parallel stage's instances by source, if it is one.
+type ParByPos = Vec<Option<BySource<dyn sluicebox_core::ParallelStage>>>;
 
 /// Walk one document down the chain from stage `from`.
 fn observe(

@@ -10,7 +10,7 @@ impl Registry {
     /// Every stage shipped with sluicebox.
     pub fn builtin() -> Registry {
         Registry {
-            factories: vec![sluicebox_decode::factory()],
+            factories: vec![sluicebox_decode::factory(), sluicebox_segment::factory()],
         }
     }
 

@@ -116,7 +116,7 @@ pub(crate) struct Batch {
     pub busy_ns: Vec<u64>,
     pub input_bytes: u64,
     /// Profile pass only: per learning stage, this batch's partial.
-    pub partials: Vec<Option<Box<dyn sluicebox_core::ProfileBuilder>>>,
+    pub partials: Partials,
 }
 
 impl Indexed for Batch {
@@ -286,12 +286,18 @@ fn account(
     }
 }
 
+/// Per source index, the instance of a stage (`None`: disabled there).
+pub(crate) type BySource<T> = Vec<Option<Arc<T>>>;
+
+/// Partial profiles of one batch, one per learning stage.
+pub(crate) type Partials = Vec<Option<Box<dyn sluicebox_core::ProfileBuilder>>>;
+
 /// The parallel part of one phase.
 pub(crate) struct ParallelPart {
     /// (stage position, instances by source) for each parallel stage.
-    pub stages: Vec<(usize, Vec<Option<Arc<dyn ParallelStage>>>)>,
+    pub stages: Vec<(usize, BySource<dyn ParallelStage>)>,
     /// The split stage's prepare half ending this phase, if any.
-    pub prepare: Option<(usize, Vec<Option<Arc<dyn Prepare>>>)>,
+    pub prepare: Option<(usize, BySource<dyn Prepare>)>,
     /// Whether this is the first phase (raw records get parsed here).
     pub first: bool,
 }

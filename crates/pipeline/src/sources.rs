@@ -85,7 +85,7 @@ impl SourceMatcher {
                     Some(other) => other.to_string(),
                     None => continue,
                 };
-                if !values.iter().any(|x| *x == v) {
+                if !values.contains(&v) {
                     continue;
                 }
             }

@@ -1,0 +1,463 @@
+//! The `sluicebox` binary end to end: the sample dump, bad input, config
+//! errors, determinism, input formats, output options and golden cases.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sluicebox"))
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn stats(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("stats.json")).expect("stats.json")).unwrap()
+}
+
+/// stats.json minus what legitimately varies between runs.
+fn stable_stats(dir: &Path) -> Value {
+    let mut v = stats(dir);
+    let o = v.as_object_mut().unwrap();
+    o.remove("timings");
+    o.remove("command");
+    if let Some(c) = o.get_mut("config").and_then(|c| c.as_object_mut()) {
+        c.remove("run");
+    }
+    v
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn assert_balanced(s: &Value) {
+    let t = &s["totals"];
+    let n = |k: &str| t[k].as_u64().unwrap();
+    assert_eq!(n("records"), n("read") + n("errors"), "{t}");
+    assert_eq!(
+        n("read") + n("parts_added"),
+        n("written") + n("rejected"),
+        "{t}"
+    );
+}
+
+#[test]
+fn sample_dump_runs_with_the_default_pipeline() {
+    let out = tempfile::tempdir().unwrap();
+    let o = run(&[
+        "run",
+        "-o",
+        out.path().to_str().unwrap(),
+        root().join("examples/sample.jsonl.gz").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = stats(out.path());
+    assert_balanced(&s);
+    assert_eq!(s["totals"]["records"], 177);
+    let docs = lines(&out.path().join("docs.jsonl"));
+    assert_eq!(docs.len() as u64, s["totals"]["written"].as_u64().unwrap());
+    // Every output record carries id, source, text, attributes and the passthrough url.
+    for d in &docs {
+        assert!(d["id"].is_string() && d["source"].is_string() && d["text"].is_string());
+        assert!(d["attributes"].is_object());
+        assert!(d.get("url").is_some(), "url passed through: {}", d["id"]);
+    }
+    // The summary table is printed on stderr.
+    let e = stderr(&o);
+    assert!(
+        e.contains("stage ") && e.contains("records 177 = read 177 + errors 0"),
+        "{e}"
+    );
+}
+
+#[test]
+fn output_is_identical_for_threads_and_batch_sizes() {
+    let sample = root().join("examples/sample.jsonl.gz");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut outs = Vec::new();
+    for (threads, batch) in [("1", "512"), ("4", "1"), ("2", "512"), ("4", "7")] {
+        let dir = tmp.path().join(format!("o{threads}-{batch}"));
+        let o = run(&[
+            "run",
+            "-q",
+            "--threads",
+            threads,
+            "--batch-size",
+            batch,
+            "-o",
+            dir.to_str().unwrap(),
+            sample.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        outs.push((
+            std::fs::read(dir.join("docs.jsonl")).unwrap(),
+            std::fs::read(dir.join("rejects.jsonl")).unwrap(),
+            stable_stats(&dir),
+        ));
+    }
+    for o in &outs[1..] {
+        assert!(
+            o.0 == outs[0].0,
+            "docs.jsonl differs between thread/batch settings"
+        );
+        assert!(o.1 == outs[0].1, "rejects.jsonl differs");
+        assert_eq!(o.2, outs[0].2);
+    }
+}
+
+#[test]
+fn bad_input_is_located_reported_and_accounted_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good = r#"{"id":"ok1","text":"A perfectly good document about the harbour."}"#;
+    let big = format!(r#"{{"id":"big","text":"{}"}}"#, "0123456789".repeat(15));
+    std::fs::write(
+        d.join("a.jsonl"),
+        format!(
+            "{good}\n{{\"id\":\"broken\",\"text\":\"unterminated\n{{\"id\":\"nt\",\"title\":\"x\"}}\n{{\"id\":\"num\",\"text\":42}}\n{big}\n"
+        ),
+    )
+    .unwrap();
+    let mut bad_utf8 = b"{\"id\":\"latin1\",\"text\":\"caf".to_vec();
+    bad_utf8.extend_from_slice(b"\xe9\"}\n");
+    bad_utf8.extend_from_slice(good.replace("ok1", "ok2").as_bytes());
+    bad_utf8.push(b'\n');
+    std::fs::write(d.join("b.jsonl"), bad_utf8).unwrap();
+    std::fs::write(d.join("c.jsonl"), "").unwrap();
+    // A gzip stream cut in the middle.
+    let mut gz = flate2_writer();
+    for i in 0..3000 {
+        writeln!(
+            gz,
+            "{{\"id\":\"g{i}\",\"text\":\"record {i} of a long compressed file with words\"}}"
+        )
+        .unwrap();
+    }
+    let bytes = gz.finish().unwrap();
+    std::fs::write(d.join("d.jsonl.gz"), &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let cfg = d.join("cfg.toml");
+    std::fs::write(
+        &cfg,
+        "[input]\nmax_doc_bytes = 120\n[[stages]]\ntype = \"decode\"\n",
+    )
+    .unwrap();
+    let out = d.join("out");
+    let missing = d.join("missing.jsonl");
+    let o = run(&[
+        "run",
+        "-c",
+        cfg.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        d.join("a.jsonl").to_str().unwrap(),
+        d.join("b.jsonl").to_str().unwrap(),
+        d.join("c.jsonl").to_str().unwrap(),
+        d.join("d.jsonl.gz").to_str().unwrap(),
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "document errors exit 1: {}",
+        stderr(&o)
+    );
+    let e = stderr(&o);
+    let a = d.join("a.jsonl").display().to_string();
+    let b = d.join("b.jsonl").display().to_string();
+    for want in [
+        format!(
+            "{}: cannot read: no such file or directory",
+            missing.display()
+        ),
+        format!("{a}:2: invalid JSON: EOF while parsing a string at line 1 column 35"),
+        format!("{a}:3: missing field `text`"),
+        format!("{a}:4: field `text` is a number, expected a string"),
+        format!("{a}:5: record of 172 bytes exceeds max_doc_bytes (120)"),
+        format!("{b}:1: invalid UTF-8 at byte 26 of the record (JSONL must be UTF-8)"),
+        format!("{}: empty file", d.join("c.jsonl").display()),
+    ] {
+        assert!(e.contains(&want), "missing `{want}` in:\n{e}");
+    }
+    assert!(
+        e.contains("d.jsonl.gz:") && e.contains("truncated or corrupt input"),
+        "{e}"
+    );
+    let s = stats(&out);
+    assert_balanced(&s);
+    let written = s["totals"]["written"].as_u64().unwrap();
+    assert!(
+        written > 100 && written < 3000,
+        "the readable part of the gzip is kept: {written}"
+    );
+    assert_eq!(s["totals"]["errors"], 8);
+    assert_eq!(s["errors"].as_array().unwrap().len(), 8);
+}
+
+fn flate2_writer() -> GzWriter {
+    GzWriter::new()
+}
+
+/// A tiny gzip writer through the system's `gzip` (keeps flate2 out of the
+/// root package's dependencies).
+struct GzWriter(Vec<u8>);
+impl GzWriter {
+    fn new() -> Self {
+        GzWriter(Vec::new())
+    }
+    fn finish(self) -> std::io::Result<Vec<u8>> {
+        let mut child = Command::new("gzip")
+            .arg("-c")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        child.stdin.take().unwrap().write_all(&self.0)?;
+        Ok(child.wait_with_output()?.stdout)
+    }
+}
+impl Write for GzWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn config_typos_are_located_with_the_valid_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "[[stages]]\nid = \"dec\"\ntype = \"decode\"\nmax_replacment_ratio = 0.1\n\n[ouput]\ndir = \"x\"\n",
+    )
+    .unwrap();
+    let o = run(&["check", "-c", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    let p = cfg.display();
+    assert!(
+        e.contains(&format!("{p}: unknown section `ouput`, expected one of `run`, `input`, `output`, `stages`, `sources`")),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!(
+            "{p}: stages[0] (id = \"dec\"): unknown field `max_replacment_ratio`, expected one of"
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains("`max_replacement_ratio`"),
+        "valid keys listed: {e}"
+    );
+}
+
+#[test]
+fn every_config_file_loads() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(root().join("config")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let o = run(&["check", "-c", p.to_str().unwrap()]);
+        assert!(o.status.success(), "{}: {}", p.display(), stderr(&o));
+        let chain = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(chain.contains("source `default`"), "{chain}");
+        n += 1;
+    }
+    assert!(n >= 2, "config/ holds the ready pipelines");
+    // The built-in default is config/default.toml.
+    let builtin = run(&["check"]);
+    let file = run(&[
+        "check",
+        "-c",
+        root().join("config/default.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(builtin.stdout, file.stdout);
+}
+
+#[test]
+fn stages_lists_options_and_reasons() {
+    let o = run(&["stages"]);
+    assert!(o.status.success());
+    let s = String::from_utf8_lossy(&o.stdout);
+    assert!(s.contains("decode\n"), "{s}");
+    assert!(s.contains("max_replacement_ratio = 0.01"), "{s}");
+    assert!(s.contains("undecodable:"), "{s}");
+}
+
+#[test]
+fn stdin_lines_and_files_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let mut child = bin()
+        .args([
+            "run",
+            "-q",
+            "--format",
+            "lines",
+            "-o",
+            out.to_str().unwrap(),
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A windows-1252 line among UTF-8 ones.
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"First sentence here.\r\nCaf\xe9 cr\xe8me br\xfbl\xe9e au menu.\n\nLast one.\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let docs = lines(&out.join("docs.jsonl"));
+    let got: Vec<(&str, &str)> = docs
+        .iter()
+        .map(|d| (d["id"].as_str().unwrap(), d["text"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("-:1", "First sentence here."),
+            ("-:2", "Café crème brûlée au menu."),
+            ("-:4", "Last one.")
+        ]
+    );
+}
+
+#[test]
+fn compressed_sharded_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[output]\ncompression = \"zstd\"\nmax_docs_per_file = 50\n[[stages]]\ntype = \"decode\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("o");
+    let o = run(&[
+        "run",
+        "-q",
+        "-c",
+        cfg.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        root().join("examples/sample.jsonl.gz").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "docs-00000.jsonl.zst",
+            "docs-00001.jsonl.zst",
+            "docs-00002.jsonl.zst",
+            "docs-00003.jsonl.zst",
+            "rejects.jsonl.zst",
+            "stats.json"
+        ]
+    );
+    // The shards read back as input give the same documents.
+    let again = dir.path().join("again");
+    let mut args = vec![
+        "run".to_string(),
+        "-q".into(),
+        "-o".into(),
+        again.display().to_string(),
+    ];
+    args.extend(
+        names
+            .iter()
+            .filter(|n| n.starts_with("docs-"))
+            .map(|n| out.join(n).display().to_string()),
+    );
+    let o = bin().args(&args).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stats(&again)["totals"]["read"], 177);
+}
+
+/// Golden cases: `tests/golden/<case>/` holds `config.toml`, an `input/`
+/// directory and `expected/` (docs.jsonl, rejects.jsonl, stats.json without
+/// timings). `UPDATE_GOLDEN=1 cargo test --test cli golden` rewrites them.
+#[test]
+fn golden_cases() {
+    let update = std::env::var("UPDATE_GOLDEN").is_ok();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(root().join("tests/golden"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    assert!(!cases.is_empty());
+    for case in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let o = bin()
+            .current_dir(&case)
+            .args([
+                "run",
+                "-q",
+                "-c",
+                "config.toml",
+                "-o",
+                out.to_str().unwrap(),
+                "input",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.code().unwrap_or(2) < 2,
+            "{}: {}",
+            case.display(),
+            stderr(&o)
+        );
+        let expected = case.join("expected");
+        let mut st = stable_stats(&out);
+        st.as_object_mut().unwrap().remove("config");
+        let st_text = serde_json::to_string_pretty(&st).unwrap() + "\n";
+        if update {
+            std::fs::create_dir_all(&expected).unwrap();
+            std::fs::copy(out.join("docs.jsonl"), expected.join("docs.jsonl")).unwrap();
+            std::fs::copy(out.join("rejects.jsonl"), expected.join("rejects.jsonl")).unwrap();
+            std::fs::write(expected.join("stats.json"), &st_text).unwrap();
+            continue;
+        }
+        for f in ["docs.jsonl", "rejects.jsonl"] {
+            let got = std::fs::read_to_string(out.join(f)).unwrap();
+            let want = std::fs::read_to_string(expected.join(f)).unwrap_or_default();
+            assert!(
+                got == want,
+                "{}: {f} differs from the golden file (UPDATE_GOLDEN=1 to accept)\n--- got\n{got}\n--- want\n{want}",
+                case.display()
+            );
+        }
+        let want = std::fs::read_to_string(expected.join("stats.json")).unwrap_or_default();
+        assert_eq!(st_text, want, "{}: stats.json differs", case.display());
+    }
+}
