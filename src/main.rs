@@ -263,7 +263,7 @@ fn summary_table(s: &RunSummary) -> String {
     let secs = s.wall_seconds.max(1e-9);
     let _ = writeln!(
         out,
-        "records {} = read {} + errors {}; written {} + rejected {} (split parts added {}); {} MB in, {} MB out; {:.2}s, {:.1} MB/s, {} threads",
+        "records {} = read {} + errors {}; written {} + rejected {} (split parts added {}); {} MB in, {} MB out; {:.2}s, {:.1} MB/s, {} threads, peak RSS {}",
         t.records,
         t.read,
         t.errors,
@@ -274,9 +274,17 @@ fn summary_table(s: &RunSummary) -> String {
         mb(t.bytes_out),
         s.wall_seconds,
         t.bytes_in as f64 / 1e6 / secs,
-        s.threads
+        s.threads,
+        peak_rss().map_or("n/a".to_string(), |kb| format!("{:.1} MB", kb as f64 / 1024.0))
     );
     out
+}
+
+/// Peak resident memory of this process in KiB (Linux), for the summary.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn cmd_profile(common: CommonArgs, output: PathBuf, registry: Arc<Registry>) -> Result<ExitCode> {

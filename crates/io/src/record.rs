@@ -143,19 +143,19 @@ pub fn parse_record(raw: RawRecord, opts: &RecordOptions) -> Result<Document, St
             let seed = FieldsSeed {
                 text_field: &opts.text_field,
             };
-            let mut de = serde_json::Deserializer::from_slice(&line);
-            let fields = match seed.deserialize(&mut de).and_then(|f| de.end().map(|_| f)) {
-                Ok(f) => f,
-                Err(e) => {
-                    return Err(match std::str::from_utf8(&line) {
-                        Err(u) => format!(
-                            "invalid UTF-8 at byte {} of the record (JSONL must be UTF-8)",
-                            u.valid_up_to()
-                        ),
-                        Ok(_) => format!("invalid JSON: {e}"),
-                    })
-                }
-            };
+            // Validate UTF-8 once for the whole line; parsing from &str then
+            // skips serde_json's per-string validation.
+            let line = std::str::from_utf8(&line).map_err(|u| {
+                format!(
+                    "invalid UTF-8 at byte {} of the record (JSONL must be UTF-8)",
+                    u.valid_up_to()
+                )
+            })?;
+            let mut de = serde_json::Deserializer::from_str(line);
+            let fields = seed
+                .deserialize(&mut de)
+                .and_then(|f| de.end().map(|_| f))
+                .map_err(|e| format!("invalid JSON: {e}"))?;
             if fields.duplicate_text {
                 return Err(format!("field `{}` appears twice", opts.text_field));
             }

@@ -63,11 +63,13 @@ impl AtomicFile {
         &self.target
     }
 
-    /// Flush, sync and rename into place.
+    /// Flush and rename into place. The rename is atomic for readers and
+    /// for a killed process; there is no fsync (it costs more than the rest
+    /// of writing on some disks), so after a power loss a file may be
+    /// incomplete.
     pub fn commit(mut self) -> io::Result<()> {
         if let Some(w) = self.file.take() {
-            let file = w.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
+            w.into_inner().map_err(|e| e.into_error())?;
         }
         std::fs::rename(&self.tmp, &self.target)
     }

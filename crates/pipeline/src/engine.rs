@@ -114,66 +114,80 @@ pub fn run<B, S, K>(
         let next_work = parallels[k + 1].clone();
         let next_tx = txs[k + 1].clone();
         let pool = pool.clone();
-        handles.push(thread::spawn(move || {
-            let mut reorder = Reorder::new();
-            for b in rx.iter() {
-                reorder.push(b, &mut |mut b: B| {
-                    if let Some(f) = ordered.as_mut() {
-                        f(&mut b);
-                    }
-                    dispatch(&pool, next_work.clone(), b, next_tx.clone());
-                });
-            }
-            drop(ordered);
-        }));
+        let spawned = thread::Builder::new()
+            .name(format!("sluicebox-seq{k}"))
+            .spawn(move || {
+                let mut reorder = Reorder::new();
+                for b in rx.iter() {
+                    reorder.push(b, &mut |mut b: B| {
+                        if let Some(f) = ordered.as_mut() {
+                            f(&mut b);
+                        }
+                        dispatch(&pool, next_work.clone(), b, next_tx.clone());
+                    });
+                }
+                drop(ordered);
+            });
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => panic!("cannot start a sequencer thread: {e}"),
+        }
     }
     let mut last_ordered = orders.pop().flatten();
     let sink_rx = last_rx;
     let credit_back = credit_tx.clone();
-    let sink_handle = thread::spawn(move || {
-        let mut reorder = Reorder::new();
-        if let Some(rx) = sink_rx {
-            for b in rx.iter() {
-                reorder.push(b, &mut |mut b: B| {
-                    if let Some(f) = last_ordered.as_mut() {
-                        f(&mut b);
-                    }
-                    sink(b);
-                    let _ = credit_back.send(());
-                });
+    let sink_handle = thread::Builder::new()
+        .name("sluicebox-writer".into())
+        .spawn(move || {
+            let mut reorder = Reorder::new();
+            if let Some(rx) = sink_rx {
+                for b in rx.iter() {
+                    reorder.push(b, &mut |mut b: B| {
+                        if let Some(f) = last_ordered.as_mut() {
+                            f(&mut b);
+                        }
+                        sink(b);
+                        let _ = credit_back.send(());
+                    });
+                }
             }
-        }
-        drop(last_ordered);
-        drop(sink);
-    });
+            drop(last_ordered);
+            drop(sink);
+        });
 
     // The reader runs on this thread's child so the caller can join it.
     let first_work = parallels.first().cloned();
     let first_tx = txs.first().cloned();
     drop(txs);
     let reader_pool = pool.clone();
-    let reader = thread::spawn(move || {
-        let mut send = |b: B| -> bool {
-            if credit_rx.recv().is_err() {
-                return false;
-            }
-            match (&first_work, &first_tx) {
-                (Some(w), Some(tx)) => {
-                    dispatch(&reader_pool, w.clone(), b, tx.clone());
-                    true
+    let reader = thread::Builder::new()
+        .name("sluicebox-reader".into())
+        .spawn(move || {
+            let mut send = |b: B| -> bool {
+                if credit_rx.recv().is_err() {
+                    return false;
                 }
-                _ => false,
-            }
-        };
-        source(&mut send);
-    });
-    let _ = reader.join();
+                match (&first_work, &first_tx) {
+                    (Some(w), Some(tx)) => {
+                        dispatch(&reader_pool, w.clone(), b, tx.clone());
+                        true
+                    }
+                    _ => false,
+                }
+            };
+            source(&mut send);
+        });
+    if let Ok(reader) = reader {
+        let _ = reader.join();
+    }
     for h in handles {
         let _ = h.join();
     }
     drop(credit_tx);
-    if let Err(e) = sink_handle.join() {
-        std::panic::resume_unwind(e);
+    if let Ok(sink_handle) = sink_handle {
+        if let Err(e) = sink_handle.join() {
+            std::panic::resume_unwind(e);
+        }
     }
 }
 

@@ -105,6 +105,7 @@ pub fn build_profiles(
         matcher: SourceMatcher::new(config),
         decodes: plan.decodes.clone(),
         abort_on_error: false,
+        rejects_text: false,
         cancel: AtomicBool::new(false),
         fatal: Mutex::new(None),
     });

@@ -107,6 +107,56 @@ pub(crate) enum Slot {
         detail: String,
     },
     Error(RecordError),
+    /// A kept document serialised by a worker (the writer only copies bytes).
+    Encoded {
+        json: Vec<u8>,
+        source: String,
+        text_len: u64,
+    },
+    /// A rejected document serialised by a worker.
+    EncodedReject {
+        json: Vec<u8>,
+        source: String,
+        stage_reason: String,
+    },
+}
+
+impl Slot {
+    /// Serialise kept and rejected documents to their output records.
+    fn encode(self, shared: &Shared) -> Slot {
+        match self {
+            Slot::Live(doc, _) => {
+                let mut json = Vec::with_capacity(doc.text.len() + 256);
+                document_json(&doc, &[], true, &mut json);
+                Slot::Encoded {
+                    json,
+                    text_len: doc.text.len() as u64,
+                    source: doc.source,
+                }
+            }
+            Slot::Rejected {
+                doc,
+                stage,
+                reason,
+                detail,
+            } => {
+                let stage_id = shared.stage_ids.get(stage).cloned().unwrap_or_default();
+                let mut json = Vec::with_capacity(doc.text.len() + 256);
+                let extra = [
+                    ("stage", stage_id.as_str()),
+                    ("reason", reason.as_str()),
+                    ("detail", detail.as_str()),
+                ];
+                document_json(&doc, &extra, shared.rejects_text, &mut json);
+                Slot::EncodedReject {
+                    json,
+                    source: doc.source,
+                    stage_reason: format!("{stage_id}/{reason}"),
+                }
+            }
+            other => other,
+        }
+    }
 }
 
 pub(crate) struct Batch {
@@ -169,6 +219,8 @@ pub(crate) struct Shared {
     pub matcher: SourceMatcher,
     pub decodes: Vec<bool>,
     pub abort_on_error: bool,
+    /// Keep the text of rejected documents in rejects.jsonl.
+    pub rejects_text: bool,
     pub cancel: AtomicBool,
     pub fatal: Mutex<Option<String>>,
 }
@@ -300,6 +352,9 @@ pub(crate) struct ParallelPart {
     pub prepare: Option<(usize, BySource<dyn Prepare>)>,
     /// Whether this is the first phase (raw records get parsed here).
     pub first: bool,
+    /// Whether this is the last phase (documents get serialised here, so
+    /// the writer thread only copies bytes).
+    pub last: bool,
 }
 
 impl ParallelPart {
@@ -400,6 +455,9 @@ impl ParallelPart {
                 other => out.push(other),
             }
         }
+        if self.last {
+            out = out.into_iter().map(|s| s.encode(shared)).collect();
+        }
         batch.slots = out;
     }
 }
@@ -487,6 +545,7 @@ pub(crate) fn phases_of(plan: Plan) -> (Vec<ParallelPart>, Vec<Option<OrderedPar
         stages: Vec::new(),
         prepare: None,
         first: true,
+        last: false,
     }];
     let mut ords: Vec<Option<OrderedPart>> = vec![None];
     for (pos, stage) in plan.stages.into_iter().enumerate() {
@@ -528,9 +587,14 @@ pub(crate) fn phases_of(plan: Plan) -> (Vec<ParallelPart>, Vec<Option<OrderedPar
                 stages: Vec::new(),
                 prepare: None,
                 first: false,
+                last: false,
             });
             ords.push(None);
         }
+    }
+    // phases_of always ends with a part that has no ordered step after it.
+    if let Some(p) = pars.last_mut() {
+        p.last = true;
     }
     (pars, ords)
 }
@@ -600,12 +664,10 @@ pub(crate) fn read_batches(
 struct Sink {
     docs: Option<JsonlWriter>,
     rejects: Option<JsonlWriter>,
-    rejects_text: bool,
     stats: Stats,
     busy_ns: Vec<u64>,
     records: u64,
     input_bytes: u64,
-    buf: Vec<u8>,
     progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
     print_errors: bool,
 }
@@ -613,45 +675,36 @@ struct Sink {
 impl Sink {
     fn write(&mut self, shared: &Shared, mut batch: Batch) {
         for slot in batch.slots.drain(..) {
-            match slot {
-                Slot::Live(doc, _) => {
+            match slot.encode(shared) {
+                Slot::Encoded {
+                    json,
+                    source,
+                    text_len,
+                } => {
                     let t = &mut self.stats.totals;
                     t.written += 1;
-                    t.bytes_out += doc.text.len() as u64;
-                    let s = self.stats.sources.entry(doc.source.clone()).or_default();
+                    t.bytes_out += text_len;
+                    let s = self.stats.sources.entry(source).or_default();
                     s.written += 1;
-                    s.bytes_out += doc.text.len() as u64;
+                    s.bytes_out += text_len;
                     if let Some(w) = self.docs.as_mut() {
-                        self.buf.clear();
-                        document_json(&doc, &[], true, &mut self.buf);
-                        if let Err(e) = w.write_record(&self.buf) {
+                        if let Err(e) = w.write_record(&json) {
                             shared.fail(e);
                             self.docs = None;
                         }
                     }
                 }
-                Slot::Rejected {
-                    doc,
-                    stage,
-                    reason,
-                    detail,
+                Slot::EncodedReject {
+                    json,
+                    source,
+                    stage_reason,
                 } => {
-                    let stage_id = shared.stage_ids.get(stage).cloned().unwrap_or_default();
                     self.stats.totals.rejected += 1;
-                    let s = self.stats.sources.entry(doc.source.clone()).or_default();
+                    let s = self.stats.sources.entry(source).or_default();
                     s.rejected += 1;
-                    *s.rejected_by
-                        .entry(format!("{stage_id}/{reason}"))
-                        .or_insert(0) += 1;
+                    *s.rejected_by.entry(stage_reason).or_insert(0) += 1;
                     if let Some(w) = self.rejects.as_mut() {
-                        self.buf.clear();
-                        let extra = [
-                            ("stage", stage_id.as_str()),
-                            ("reason", reason.as_str()),
-                            ("detail", detail.as_str()),
-                        ];
-                        document_json(&doc, &extra, self.rejects_text, &mut self.buf);
-                        if let Err(e) = w.write_record(&self.buf) {
+                        if let Err(e) = w.write_record(&json) {
                             shared.fail(e);
                             self.rejects = None;
                         }
@@ -665,7 +718,7 @@ impl Sink {
                         self.stats.errors.push(e);
                     }
                 }
-                Slot::Raw(..) => {}
+                Slot::Raw(..) | Slot::Live(..) | Slot::Rejected { .. } => {}
             }
         }
         let mut bs = std::mem::take(&mut batch.stats);
@@ -709,6 +762,7 @@ pub fn run(config: &Config, plan: Plan, opts: RunOptions) -> RunSummary {
         matcher: SourceMatcher::new(config),
         decodes: plan.decodes.clone(),
         abort_on_error: config.run.on_error == "abort",
+        rejects_text: config.output.rejects_text,
         cancel: AtomicBool::new(false),
         fatal: Mutex::new(None),
     });
@@ -745,12 +799,10 @@ pub fn run(config: &Config, plan: Plan, opts: RunOptions) -> RunSummary {
             .out_dir
             .as_ref()
             .map(|d| JsonlWriter::new(d, "rejects", compression, 0)),
-        rejects_text: config.output.rejects_text,
         stats,
         busy_ns: vec![0; n_stages],
         records: 0,
         input_bytes: 0,
-        buf: Vec::with_capacity(1 << 16),
         progress: opts.progress.clone(),
         print_errors: opts.print_errors,
     };
