@@ -301,7 +301,8 @@ mod tests {
                 }
             })),
         }];
-        let mut total = 0u64;
+        let total = Arc::new(AtomicUsize::new(0));
+        let t2 = total.clone();
         run(
             pool,
             5,
@@ -311,8 +312,11 @@ mod tests {
                     send(B { i, v: vec![i] });
                 }
             },
-            move |b: B| total += b.v[0],
+            move |b: B| {
+                t2.fetch_add(b.v[0] as usize, Ordering::SeqCst);
+            },
         );
+        assert_eq!(total.load(Ordering::SeqCst), (0..100).sum::<usize>());
         let s = seen.lock().unwrap().clone();
         assert_eq!(s, (0..100).collect::<Vec<_>>());
     }
