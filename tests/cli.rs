@@ -151,6 +151,29 @@ fn bad_input_is_located_reported_and_accounted_for() {
     }
     let bytes = gz.finish().unwrap();
     std::fs::write(d.join("d.jsonl.gz"), &bytes[..bytes.len() * 2 / 3]).unwrap();
+    // A zstd stream cut in the middle (made with the system's zstd if present).
+    let plain: String = (0..3000)
+        .map(|i| {
+            format!("{{\"id\":\"z{i}\",\"text\":\"zstd record {i} with a few more words\"}}\n")
+        })
+        .collect();
+    let have_zstd = Command::new("zstd").arg("--version").output().is_ok();
+    if have_zstd {
+        let mut child = Command::new("zstd")
+            .args(["-q", "-c"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(plain.as_bytes())
+            .unwrap();
+        let z = child.wait_with_output().unwrap().stdout;
+        std::fs::write(d.join("e.jsonl.zst"), &z[..z.len() / 2]).unwrap();
+    }
     let cfg = d.join("cfg.toml");
     std::fs::write(
         &cfg,
@@ -170,6 +193,7 @@ fn bad_input_is_located_reported_and_accounted_for() {
         d.join("c.jsonl").to_str().unwrap(),
         d.join("d.jsonl.gz").to_str().unwrap(),
         missing.to_str().unwrap(),
+        d.join("e.jsonl.zst").to_str().unwrap(),
     ]);
     assert_eq!(
         o.status.code(),
@@ -201,12 +225,23 @@ fn bad_input_is_located_reported_and_accounted_for() {
     let s = stats(&out);
     assert_balanced(&s);
     let written = s["totals"]["written"].as_u64().unwrap();
-    assert!(
-        written > 100 && written < 3000,
-        "the readable part of the gzip is kept: {written}"
-    );
-    assert_eq!(s["totals"]["errors"], 8);
-    assert_eq!(s["errors"].as_array().unwrap().len(), 8);
+    // 7 located errors above, the truncated gzip, and the truncated zstd (or,
+    // on a machine without the zstd tool, e.jsonl.zst reported missing).
+    if have_zstd {
+        let ez = d.join("e.jsonl.zst").display().to_string();
+        assert!(
+            e.lines()
+                .any(|l| l.starts_with(&format!("{ez}:"))
+                    && l.contains("truncated or corrupt input")),
+            "{e}"
+        );
+        assert!(
+            written > 2000 && written < 6000,
+            "readable parts of both streams kept: {written}"
+        );
+    }
+    assert_eq!(s["totals"]["errors"], 9);
+    assert_eq!(s["errors"].as_array().unwrap().len(), 9);
 }
 
 fn flate2_writer() -> GzWriter {
