@@ -235,11 +235,12 @@ fn bad_input_is_located_reported_and_accounted_for() {
                     && l.contains("truncated or corrupt input")),
             "{e}"
         );
-        assert!(
-            written > 2000 && written < 6000,
-            "readable parts of both streams kept: {written}"
-        );
+        assert!(written < 6000, "{written}");
     }
+    assert!(
+        written > 1000,
+        "the readable part of the gzip stream is kept: {written}"
+    );
     assert_eq!(s["totals"]["errors"], 9);
     assert_eq!(s["errors"].as_array().unwrap().len(), 9);
 }
