@@ -162,42 +162,11 @@ fn run_options(
 
 fn cmd_run(args: RunArgs, registry: Arc<Registry>) -> Result<ExitCode> {
     let config = load_config(args.common.config.as_deref(), &registry)?;
-    let learns = Plan::learns(&config, &registry);
-    let mut profiles = ProfileSet::new();
-    if learns {
-        let path = args
-            .profile
-            .clone()
-            .or_else(|| config.run.profile.as_ref().map(|p| config.base_dir.join(p)));
-        match path {
-            Some(p) => profiles = profile::load(&p).map_err(anyhow::Error::msg)?,
-            None => {
-                if args.common.inputs.iter().any(|i| i == "-") {
-                    bail!(
-                        "standard input can be read only once, but stages that learn need a profile pass first: \
-                         run `sluicebox profile -c CONFIG INPUT... -o profile.bin`, then `run --profile profile.bin`"
-                    );
-                }
-                let opts = run_options(&config, &args.common, None)?;
-                let bar = if args.quiet {
-                    None
-                } else {
-                    progress_bar(&opts.inputs, "profile")
-                };
-                let mut opts = run_options(&config, &args.common, bar.as_ref())?;
-                opts.print_errors = false;
-                let t = Instant::now();
-                profiles = profile::build_profiles(&config, &registry, opts)
-                    .map_err(anyhow::Error::msg)?;
-                if let Some(b) = bar {
-                    b.finish_and_clear();
-                }
-                if !args.quiet {
-                    eprintln!("profile pass: {:.1}s", t.elapsed().as_secs_f64());
-                }
-            }
-        }
-    }
+    let profiles = if Plan::learns(&config, &registry) {
+        learned_profiles(&config, &registry, &args)?
+    } else {
+        ProfileSet::new()
+    };
     let plan =
         Plan::build(&config, &registry, &profiles, false).map_err(|e| anyhow::anyhow!("{e}"))?;
     let probe = run_options(&config, &args.common, None)?;
@@ -222,6 +191,48 @@ fn cmd_run(args: RunArgs, registry: Arc<Registry>) -> Result<ExitCode> {
         eprintln!("error: the run stopped; outputs were not committed");
     }
     Ok(ExitCode::from(summary.exit_code() as u8))
+}
+
+/// Profiles for stages that learn: from `--profile` / `[run] profile`, else
+/// from a first pass over the input (when it can be read twice).
+fn learned_profiles(
+    config: &Config,
+    registry: &Arc<Registry>,
+    args: &RunArgs,
+) -> Result<ProfileSet> {
+    let path = args
+        .profile
+        .clone()
+        .or_else(|| config.run.profile.as_ref().map(|p| config.base_dir.join(p)));
+    if let Some(p) = path {
+        return profile::load(&p).map_err(anyhow::Error::msg);
+    }
+    if args.common.inputs.iter().any(|i| i == "-") {
+        eprintln!(
+            "warning: standard input can be read only once, so stages that learn from the corpus \
+             run without a profile; for per-site learning run `sluicebox profile -c CONFIG \
+             INPUT... -o profile.bin` first, then `run --profile profile.bin`"
+        );
+        return Ok(ProfileSet::new());
+    }
+    let probe = run_options(config, &args.common, None)?;
+    let bar = if args.quiet {
+        None
+    } else {
+        progress_bar(&probe.inputs, "profile")
+    };
+    let mut opts = run_options(config, &args.common, bar.as_ref())?;
+    // Record errors are reported once, by the cleaning pass.
+    opts.print_errors = false;
+    let t = Instant::now();
+    let profiles = profile::build_profiles(config, registry, opts).map_err(anyhow::Error::msg)?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if !args.quiet {
+        eprintln!("profile pass: {:.1}s", t.elapsed().as_secs_f64());
+    }
+    Ok(profiles)
 }
 
 fn mb(bytes: u64) -> String {

@@ -344,10 +344,15 @@ fn stages_lists_options_and_reasons() {
 fn stdin_lines_and_files_inputs() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o");
+    // Decode only: the default pipeline would (rightly) drop one-line documents.
+    let cfg = dir.path().join("decode.toml");
+    std::fs::write(&cfg, "[[stages]]\ntype = \"decode\"\n").unwrap();
     let mut child = bin()
         .args([
             "run",
             "-q",
+            "-c",
+            cfg.to_str().unwrap(),
             "--format",
             "lines",
             "-o",

@@ -1,1 +1,810 @@
-//! sluicebox-deboilerplate (in progress)
+//! sluicebox-deboilerplate: remove boilerplate lines (menus, share buttons,
+//! consent notes, ad markers, related links, comment furniture) from
+//! extracted plain text, one line (= paragraph) at a time.
+//!
+//! Each line is decided by, in order:
+//! 1. `keep_patterns` (always kept) and `extra_patterns` (always removed);
+//! 2. the built-in lexicon (`data/lexicon.txt`) and a few shapes that are
+//!    boilerplate on every site (`[ad_1]`, "… [VIDEO]" links, breadcrumbs);
+//! 3. the learned per-site profile: a short line found in at least
+//!    `min_docs` documents and `min_fraction` of its site's documents;
+//! 4. a two-stage logistic model over line features and the scores of the
+//!    neighbouring lines (see [`model`]).
+//!
+//! `mode = "c4"` replaces all of that with C4's line rules, as a baseline.
+//! Removed lines disappear; paragraphs stay separated as before (a blank
+//! line between two kept lines if there was one anywhere between them).
+//! The document language (whatlang, ISO 639-1) is written to
+//! `attributes.lang` and picks the stopword list.
+//!
+//! Complexity: O(n) in the text length (one scan per line, constant-size
+//! context windows via prefix sums, language detection on ≤ 2 KiB).
+
+pub mod c4;
+pub mod features;
+pub mod lang;
+pub mod lexicon;
+pub mod model;
+pub mod profile;
+
+use features::{line_features, LineFeatures, Scratch, NF2};
+use lang::Stopwords;
+use lexicon::Lexicon;
+use model::Model;
+use profile::{KeyMode, ProfileParams, SiteProfileBuilder, Sketch};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sluicebox_core::{
+    BuildContext, Built, Cx, Document, ParallelStage, ProfileBuilder, Reason, StageError,
+    StagePlugin, Verdict,
+};
+use std::sync::Arc;
+
+/// The registry entry for this stage.
+pub fn factory() -> Box<dyn sluicebox_core::StageFactory> {
+    sluicebox_core::plugin::factory::<Deboilerplate>()
+}
+
+/// How lines are judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Lexicon, learned profile and the line model with context.
+    Model,
+    /// C4's line rules only (terminal punctuation, ≥ 3 words, no
+    /// javascript/policy/lorem ipsum lines): a baseline.
+    C4,
+}
+
+/// What identifies a site for the learned profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileKey {
+    /// The URL host (`url` field, `www.` dropped); the source name if none.
+    Host,
+    /// The document's source name.
+    Source,
+}
+
+/// Options of the `deboilerplate` stage.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeboilerplateConfig {
+    /// `model` (default) or `c4` (C4's line rules, a baseline).
+    pub mode: Mode,
+    /// Keep a line when the model's probability that it is content is at
+    /// least this. Lower keeps more (recall), higher removes more.
+    pub min_score: f64,
+    /// Literal, case-insensitive substrings: a line containing one is removed.
+    pub extra_patterns: Vec<String>,
+    /// Literal, case-insensitive substrings: a line containing one is always
+    /// kept (wins over every other rule).
+    pub keep_patterns: Vec<String>,
+    /// Use the built-in multilingual lexicon (consent, sign-up, share, ad
+    /// markers...) as hard rules.
+    pub lexicon: bool,
+    /// Use the learned profile when one was built (`sluicebox profile`).
+    pub learned: bool,
+    /// A line is learned boilerplate when it appears in at least this many
+    /// documents of its site...
+    pub min_docs: u32,
+    /// ...and in at least this fraction of the site's documents.
+    pub min_fraction: f64,
+    /// Group documents into sites by `host` (URL host, else source) or `source`.
+    pub profile_key: ProfileKey,
+    /// Lines longer than this many bytes are never learned (they are prose).
+    pub max_line_bytes: usize,
+    /// The profile is a count-min sketch of 4 × 2^N u32 counters
+    /// (N = 21: 32 MiB in memory, far less on disk). Give it at least
+    /// 4 × the number of distinct short lines in the corpus.
+    pub sketch_width_log2: u8,
+    /// Detect the language (whatlang) unless `attributes.lang` is already set,
+    /// and write it to `attributes.lang` (ISO 639-1 where one exists).
+    pub detect_lang: bool,
+    /// Keep each removed line and the rule that removed it in
+    /// `attributes.boilerplate_removed` (for audits; makes output larger).
+    pub explain: bool,
+    /// Drop the document (reason `no_content`) when fewer characters than
+    /// this remain.
+    pub min_chars: usize,
+}
+
+impl Default for DeboilerplateConfig {
+    fn default() -> Self {
+        DeboilerplateConfig {
+            mode: Mode::Model,
+            min_score: 0.5,
+            extra_patterns: Vec::new(),
+            keep_patterns: Vec::new(),
+            lexicon: true,
+            learned: true,
+            min_docs: 3,
+            min_fraction: 0.05,
+            profile_key: ProfileKey::Host,
+            max_line_bytes: 400,
+            sketch_width_log2: 21,
+            detect_lang: true,
+            explain: false,
+            min_chars: 50,
+        }
+    }
+}
+
+impl DeboilerplateConfig {
+    /// Profile settings derived from the options.
+    pub fn params(&self) -> ProfileParams {
+        ProfileParams {
+            key: match self.profile_key {
+                ProfileKey::Host => KeyMode::Host,
+                ProfileKey::Source => KeyMode::Source,
+            },
+            max_line_bytes: self.max_line_bytes,
+            width_log2: self.sketch_width_log2,
+        }
+    }
+}
+
+/// The plugin (declarative half).
+pub struct Deboilerplate;
+
+impl StagePlugin for Deboilerplate {
+    type Config = DeboilerplateConfig;
+    const TYPE: &'static str = "deboilerplate";
+    const SUMMARY: &'static str =
+        "remove boilerplate lines (menus, share/consent/ad lines, per-site repeats) from extracted text";
+    const REASONS: &'static [Reason] = &[Reason {
+        code: "no_content",
+        doc: "fewer than min_chars characters left after removing boilerplate",
+    }];
+    const LEARNS: bool = true;
+
+    fn validate(c: &DeboilerplateConfig) -> Result<(), String> {
+        let mut errs = Vec::new();
+        if !(0.0..=1.0).contains(&c.min_score) {
+            errs.push("min_score must be between 0 and 1");
+        }
+        if !(0.0..=1.0).contains(&c.min_fraction) {
+            errs.push("min_fraction must be between 0 and 1");
+        }
+        if c.min_docs < 2 {
+            errs.push("min_docs must be at least 2");
+        }
+        if !(8..=28).contains(&c.sketch_width_log2) {
+            errs.push("sketch_width_log2 must be between 8 and 28");
+        }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(errs.join("; "))
+        }
+    }
+
+    fn build(config: &DeboilerplateConfig, cx: &BuildContext) -> Result<Built, StageError> {
+        let mut cleaner = Cleaner::new(config.clone()).map_err(StageError::config)?;
+        if config.learned && config.mode == Mode::Model {
+            if let Some(bytes) = &cx.profile {
+                cleaner.sketch = Some(
+                    Sketch::from_bytes(bytes)
+                        .map_err(|e| StageError::file(format!("profile of {}", cx.stage_id), e))?,
+                );
+            }
+        }
+        Ok(Built::Parallel(Arc::new(cleaner)))
+    }
+
+    fn profile_builder(
+        config: &DeboilerplateConfig,
+        _cx: &BuildContext,
+    ) -> Result<Option<Box<dyn ProfileBuilder>>, StageError> {
+        if !config.learned || config.mode != Mode::Model {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(SiteProfileBuilder::new(config.params()))))
+    }
+}
+
+/// One line of the document and what became of it.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// Start of the line in the text (with its indentation).
+    pub raw_start: usize,
+    /// Byte range of the trimmed line in the text.
+    pub start: usize,
+    pub end: usize,
+    pub blank: bool,
+    /// `None`: kept; `Some(rule)`: removed by that rule.
+    pub removed: Option<&'static str>,
+}
+
+/// Everything computed for one document (exposed for the training bench).
+#[derive(Debug, Default)]
+pub struct Analysis {
+    pub lines: Vec<Line>,
+    /// Indices into `lines` of the non-blank lines.
+    pub content: Vec<usize>,
+    /// Per non-blank line: features, stage-1 score, context features.
+    pub features: Vec<LineFeatures>,
+    pub z1: Vec<f32>,
+    pub ctx: Vec<[f32; NF2]>,
+    pub lang: Option<String>,
+}
+
+/// The runtime half: a built, read-only cleaner shared by all workers.
+pub struct Cleaner {
+    pub config: DeboilerplateConfig,
+    lexicon: Lexicon,
+    stopwords: Stopwords,
+    pub model: Model,
+    pub sketch: Option<Sketch>,
+}
+
+/// A line whose own (stage-1) score is at least this, outside a comment
+/// section, is kept whatever its neighbours say: context may rescue a short
+/// line but must not sink a sentence that is plainly prose (the last
+/// paragraph of an article, one after a run of related links).
+const SURE_CONTENT_Z: f32 = 2.5;
+
+/// Plain prose outside a comment section: ≥ 20 words ending in terminal
+/// punctuation, at least 25 % stopwords, no link and no lexicon hint, or a
+/// stage-1 score of at least [`SURE_CONTENT_Z`].
+fn is_prose(lf: &LineFeatures, z1: f32) -> bool {
+    let f = &lf.f;
+    let outside_comments = f[17] == 0.0;
+    let prose = lf.words >= 20 && f[8] > 0.0 && f[7] >= 0.25 && f[12] == 0.0 && f[15] == 0.0;
+    outside_comments && (prose || z1 >= SURE_CONTENT_Z)
+}
+
+/// Score given to lines removed by a rule, for their neighbours' context.
+const RULE_Z: f32 = -6.0;
+
+impl Cleaner {
+    /// Profile settings of this cleaner.
+    pub fn params(&self) -> ProfileParams {
+        self.config.params()
+    }
+
+    pub fn new(config: DeboilerplateConfig) -> Result<Self, String> {
+        let lexicon = Lexicon::new(&config.extra_patterns, &config.keep_patterns)?;
+        Ok(Cleaner {
+            lexicon,
+            stopwords: Stopwords::load(),
+            model: Model::builtin()?,
+            sketch: None,
+            config,
+        })
+    }
+
+    /// Split into lines and decide each one; `lang` is the known language.
+    pub fn analyse(&self, text: &str, lang: Option<&str>, site: Option<u64>) -> Analysis {
+        let mut a = Analysis {
+            lang: lang.map(str::to_string),
+            ..Analysis::default()
+        };
+        let mut pos = 0;
+        for raw in text.split('\n') {
+            let trimmed = raw.trim();
+            let start = pos + (raw.len() - raw.trim_start().len());
+            let blank = trimmed.is_empty();
+            if !blank {
+                a.content.push(a.lines.len());
+            }
+            a.lines.push(Line {
+                raw_start: pos,
+                start,
+                end: start + trimmed.len(),
+                blank,
+                removed: None,
+            });
+            pos += raw.len() + 1;
+        }
+        if self.config.mode == Mode::C4 {
+            for &i in &a.content {
+                let l = &mut a.lines[i];
+                l.removed = c4::line_rule(&text[l.start..l.end]);
+            }
+            return a;
+        }
+        let stop = self.stopwords.for_lang(lang);
+        let mut scratch = Scratch::default();
+        let count = a.content.len();
+        let mut comment_markers = 0u32;
+        // A site with too few documents has nothing learned: skip the lookups.
+        let site_known = match (&self.sketch, site) {
+            (Some(sketch), Some(site)) => sketch.site_docs(site) >= self.config.min_docs,
+            _ => false,
+        };
+        for (k, &i) in a.content.iter().enumerate() {
+            let line = &text[a.lines[i].start..a.lines[i].end];
+            let mut lf = line_features(
+                line,
+                k,
+                count,
+                comment_markers,
+                lang,
+                stop,
+                &self.lexicon,
+                &mut scratch,
+            );
+            if lf.hits.comment && lf.words <= 12 {
+                comment_markers += 1;
+            }
+            if !self.config.lexicon && matches!(lf.rule, Some(r) if r != "extra_pattern") {
+                lf.rule = None;
+            }
+            if lf.rule.is_none() && !lf.hits.keep {
+                if let (Some(sketch), Some(site), true) = (&self.sketch, site, site_known) {
+                    if line.len() <= self.config.max_line_bytes {
+                        if !scratch.norm_ready {
+                            features::normalise_into(line, true, &mut scratch.norm);
+                        }
+                        let norm = &scratch.norm;
+                        if !norm.is_empty() && self.learned(sketch, site, norm) {
+                            lf.rule = Some("learned");
+                        }
+                    }
+                }
+            }
+            let z = if lf.rule.is_some() {
+                RULE_Z
+            } else {
+                self.model.score1(&lf.f)
+            };
+            a.z1.push(z);
+            a.features.push(lf);
+        }
+        a.ctx = context(&a);
+        let heads = headings(&a, text);
+        let threshold = logit(self.config.min_score as f32);
+        for (k, &i) in a.content.iter().enumerate() {
+            let lf = &a.features[k];
+            a.lines[i].removed = if lf.hits.keep {
+                None
+            } else if let Some(rule) = lf.rule {
+                Some(rule)
+            } else if !heads[k]
+                && !is_prose(lf, a.z1[k])
+                && self.model.score2(&a.ctx[k]) < threshold
+            {
+                Some("model")
+            } else {
+                None
+            };
+        }
+        a
+    }
+
+    fn learned(&self, sketch: &Sketch, site: u64, norm: &str) -> bool {
+        let docs = sketch.site_docs(site);
+        if docs < self.config.min_docs {
+            return false;
+        }
+        let n = sketch.get(profile::line_hash(site, norm));
+        n >= self.config.min_docs && f64::from(n) >= self.config.min_fraction * f64::from(docs)
+    }
+
+    /// The language to use for a document: an earlier stage's, else detected.
+    pub fn language(&self, doc: &Document) -> Option<String> {
+        if let Some(Value::String(l)) = doc.attributes.get("lang") {
+            return Some(l.clone());
+        }
+        if self.config.detect_lang {
+            self.stopwords.detect(&doc.text).map(str::to_string)
+        } else {
+            None
+        }
+    }
+
+    /// Clean one document's text; returns the new text (or `None` if
+    /// nothing was removed) and the analysis.
+    pub fn clean_text(
+        &self,
+        text: &str,
+        lang: Option<&str>,
+        site: Option<u64>,
+    ) -> (Option<String>, Analysis) {
+        let a = self.analyse(text, lang, site);
+        if a.lines.iter().all(|l| l.removed.is_none()) {
+            return (None, a);
+        }
+        (Some(rebuild(text, &a.lines)), a)
+    }
+}
+
+fn logit(p: f32) -> f32 {
+    let p = p.clamp(1e-6, 1.0 - 1e-6);
+    (p / (1.0 - p)).ln()
+}
+
+/// Context features of every non-blank line (stage 2 input), O(n) with
+/// prefix sums of word-weighted scores. Lines already removed by a rule are
+/// left out of their neighbours' context: they are decided, and a run of
+/// "[VIDEO]" links must not drag the next article sentence down with it.
+fn context(a: &Analysis) -> Vec<[f32; NF2]> {
+    let active: Vec<usize> = (0..a.content.len())
+        .filter(|&k| a.features[k].rule.is_none())
+        .collect();
+    let n = active.len();
+    let zc: Vec<f32> = active
+        .iter()
+        .map(|&k| a.z1[k].clamp(-6.0, 6.0) / 3.0)
+        .collect();
+    let w: Vec<f32> = active
+        .iter()
+        .map(|&k| 1.0 + (a.features[k].words as f32).min(200.0))
+        .collect();
+    let mut pw = vec![0f32; n + 1];
+    let mut pwz = vec![0f32; n + 1];
+    for j in 0..n {
+        pw[j + 1] = pw[j] + w[j];
+        pwz[j + 1] = pwz[j] + w[j] * zc[j];
+    }
+    let window = |j: usize, r: usize| -> f32 {
+        let lo = j.saturating_sub(r);
+        let hi = (j + r + 1).min(n);
+        let sw = pw[hi] - pw[lo] - w[j];
+        let sz = pwz[hi] - pwz[lo] - w[j] * zc[j];
+        if sw > 0.0 {
+            sz / sw
+        } else {
+            0.0
+        }
+    };
+    let doc_mean = if pw[n] > 0.0 { pwz[n] / pw[n] } else { 0.0 };
+    let mut out = vec![[0f32; NF2]; a.content.len()];
+    for (j, &k) in active.iter().enumerate() {
+        let i = a.content[k];
+        let blank_before = i > 0 && a.lines[i - 1].blank;
+        let blank_after = i + 1 < a.lines.len() && a.lines[i + 1].blank;
+        out[k] = [
+            1.0,
+            zc[j],
+            if j > 0 { zc[j - 1] } else { 0.0 },
+            if j + 1 < n { zc[j + 1] } else { 0.0 },
+            window(j, 3),
+            window(j, 10),
+            doc_mean,
+            blank_before as u8 as f32,
+            blank_after as u8 as f32,
+            (j == 0 || j + 1 == n) as u8 as f32,
+        ];
+    }
+    out
+}
+
+/// Headings: a title-like line (3–25 words, no final full stop) whose next
+/// undecided line is a strong content line or another heading. News index
+/// pages repeat each article title right above its text, and the segment
+/// stage splits on those titles, so they must survive. Backward pass, O(n).
+fn headings(a: &Analysis, text: &str) -> Vec<bool> {
+    let n = a.content.len();
+    let mut keep = vec![false; n];
+    let mut next_good = false;
+    for k in (0..n).rev() {
+        let lf = &a.features[k];
+        if lf.rule.is_some() {
+            continue;
+        }
+        let i = a.content[k];
+        let line = &text[a.lines[i].start..a.lines[i].end];
+        let title_like = (3..=25).contains(&lf.words)
+            && !line.ends_with(['.', '!', '?', ':', ';', ','])
+            && lf.f[12] == 0.0
+            && lf.f[15] == 0.0;
+        keep[k] = title_like && next_good;
+        next_good = keep[k] || (lf.words >= 25 && a.z1[k] > 1.0);
+    }
+    keep
+}
+
+/// The kept lines, with one blank line between two kept lines wherever the
+/// original had at least one blank line between them.
+pub fn rebuild(text: &str, lines: &[Line]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut blank_since = false;
+    let mut any = false;
+    for l in lines {
+        if l.blank {
+            blank_since = true;
+            continue;
+        }
+        if l.removed.is_some() {
+            continue;
+        }
+        if any {
+            out.push_str(if blank_since { "\n\n" } else { "\n" });
+        }
+        // Keep the line's own indentation (bullets, quotes).
+        out.push_str(&text[l.raw_start..l.end]);
+        any = true;
+        blank_since = false;
+    }
+    out
+}
+
+impl ParallelStage for Cleaner {
+    fn process(&self, doc: &mut Document, cx: &mut Cx) -> Result<Verdict, StageError> {
+        let lang = self.language(doc);
+        let site = self
+            .sketch
+            .as_ref()
+            .map(|_| profile::site_key(doc, self.config.params().key));
+        let (new_text, a) = self.clean_text(&doc.text, lang.as_deref(), site);
+        let removed: Vec<&Line> = a.lines.iter().filter(|l| l.removed.is_some()).collect();
+        let removed_bytes: usize = removed.iter().map(|l| l.end - l.start).sum();
+        cx.count("boilerplate_lines", removed.len() as u64);
+        cx.count("boilerplate_bytes", removed_bytes as u64);
+        if self.config.explain && !removed.is_empty() {
+            let list: Vec<Value> = removed
+                .iter()
+                .map(|l| json!({"line": &doc.text[l.start..l.end], "rule": l.removed}))
+                .collect();
+            doc.set_attr("boilerplate_removed", Value::Array(list));
+        }
+        if let Some(l) = &lang {
+            if !doc.attributes.contains_key("lang") {
+                doc.set_attr("lang", l.as_str());
+            }
+        }
+        doc.set_attr("boilerplate_lines", removed.len());
+        // A dropped document keeps the text it arrived with, so
+        // rejects.jsonl shows what was judged to have no content.
+        let kept = new_text.as_deref().unwrap_or(&doc.text);
+        let chars = kept
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .take(self.config.min_chars)
+            .count();
+        if chars < self.config.min_chars {
+            return Ok(Verdict::drop(
+                "no_content",
+                format!(
+                    "{chars} characters left (min_chars = {})",
+                    self.config.min_chars
+                ),
+            ));
+        }
+        if let Some(t) = new_text {
+            doc.text = t;
+        }
+        Ok(Verdict::Changed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cleaner(config: DeboilerplateConfig) -> Cleaner {
+        Cleaner::new(config).unwrap()
+    }
+
+    fn run(c: &Cleaner, text: &str) -> (Verdict, Document) {
+        let mut doc = Document::from_text("t", text);
+        let v = c.process(&mut doc, &mut Cx::default()).unwrap();
+        (v, doc)
+    }
+
+    const ARTICLE: &str = "Talks are underway for the North Atlantic Treaty Organization to open a liaison office in Japan, the military alliance’s first in Asia.\n\
+        “We’re already in discussions, but no details have been finalized yet,” Japan’s foreign minister told CNN in an interview on Wednesday.";
+
+    #[test]
+    fn removed_lines_leave_tidy_paragraphs() {
+        let c = cleaner(DeboilerplateConfig::default());
+        let text = format!("[ad_1]\n{ARTICLE}\n\nShare this article\n\nSource link\n");
+        let (v, doc) = run(&c, &text);
+        assert!(matches!(v, Verdict::Changed));
+        assert_eq!(doc.text, ARTICLE);
+        assert_eq!(doc.attributes["boilerplate_lines"], 3);
+        assert_eq!(doc.attributes["lang"], "en");
+    }
+
+    #[test]
+    fn blank_line_between_kept_paragraphs_survives_a_removed_one() {
+        let lines = vec![
+            Line {
+                raw_start: 0,
+                start: 0,
+                end: 1,
+                blank: false,
+                removed: None,
+            },
+            Line {
+                raw_start: 2,
+                start: 2,
+                end: 2,
+                blank: true,
+                removed: None,
+            },
+            Line {
+                raw_start: 3,
+                start: 3,
+                end: 4,
+                blank: false,
+                removed: Some("x"),
+            },
+            Line {
+                raw_start: 5,
+                start: 5,
+                end: 6,
+                blank: false,
+                removed: None,
+            },
+        ];
+        assert_eq!(rebuild("a\n\nb\nc", &lines), "a\n\nc");
+    }
+
+    #[test]
+    fn explain_keeps_each_removed_line_and_its_rule() {
+        let c = cleaner(DeboilerplateConfig {
+            explain: true,
+            extra_patterns: vec!["for more diplomat news".into()],
+            ..DeboilerplateConfig::default()
+        });
+        let (_, doc) = run(&c, &format!("{ARTICLE}\n\nFor More Diplomat News\n"));
+        let removed = doc.attributes["boilerplate_removed"].as_array().unwrap();
+        assert_eq!(removed.len(), 1);
+        assert_eq!(removed[0]["line"], "For More Diplomat News");
+        assert_eq!(removed[0]["rule"], "extra_pattern");
+    }
+
+    #[test]
+    fn keep_patterns_win_over_the_lexicon() {
+        let c = cleaner(DeboilerplateConfig {
+            keep_patterns: vec!["source link".into()],
+            ..DeboilerplateConfig::default()
+        });
+        let (_, doc) = run(&c, &format!("{ARTICLE}\nSource link"));
+        assert!(doc.text.ends_with("Source link"));
+    }
+
+    #[test]
+    fn nothing_left_is_dropped_as_no_content() {
+        let c = cleaner(DeboilerplateConfig::default());
+        let input = "Home\nShare\nTweet\n[ad_1]\nSource link";
+        let (v, doc) = run(&c, input);
+        assert!(
+            matches!(
+                v,
+                Verdict::Drop {
+                    reason: "no_content",
+                    ..
+                }
+            ),
+            "{v:?}"
+        );
+        // The reject keeps the text as it arrived, for the audit.
+        assert_eq!(doc.text, input);
+    }
+
+    #[test]
+    fn c4_mode_drops_lines_without_terminal_punctuation() {
+        let c = cleaner(DeboilerplateConfig {
+            mode: Mode::C4,
+            ..DeboilerplateConfig::default()
+        });
+        let (_, doc) = run(&c, &format!("Home Blog Page 191\n{ARTICLE}\nSource link"));
+        assert_eq!(doc.text, ARTICLE);
+    }
+
+    #[test]
+    fn languages_are_detected_and_mapped_to_iso_639_1() {
+        let c = cleaner(DeboilerplateConfig::default());
+        let cases = [
+            ("Die Bundesregierung hat am Mittwoch beschlossen, die Hilfen für die Ukraine auszuweiten, wie ein Sprecher in Berlin mitteilte.", "de"),
+            ("Le gouvernement a annoncé mercredi qu'il allait prolonger les aides aux entreprises touchées par la crise de l'énergie.", "fr"),
+            ("Rząd zapowiedział w środę, że przedłuży pomoc dla firm dotkniętych kryzysem energetycznym w przyszłym roku.", "pl"),
+            ("政府は水曜日、エネルギー危機の影響を受けた企業への支援を延長すると発表した。", "ja"),
+        ];
+        for (text, want) in cases {
+            let (_, doc) = run(&c, text);
+            assert_eq!(doc.attributes["lang"], want, "{text}");
+        }
+        // An earlier stage's language is respected.
+        let mut doc = Document::from_text("x", cases[0].0);
+        doc.set_attr("lang", "xx");
+        assert_eq!(c.language(&doc).as_deref(), Some("xx"));
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        let c = cleaner(DeboilerplateConfig::default());
+        let huge = "x".repeat(200_000);
+        let words = "word ".repeat(50_000);
+        for text in [
+            "",
+            "\n\n\n",
+            " \u{a0} ",
+            "[",
+            "]",
+            "[ad_",
+            "\u{feff}é\u{301}",
+            &huge,
+            &words,
+            "0\n0\n0",
+        ] {
+            let mut doc = Document::from_text("t", text);
+            let _ = c.process(&mut doc, &mut Cx::default()).unwrap();
+        }
+    }
+
+    #[test]
+    fn learned_lines_are_removed_per_site() {
+        let config = DeboilerplateConfig {
+            explain: true,
+            ..DeboilerplateConfig::default()
+        };
+        let mut c = cleaner(config);
+        let mut b = SiteProfileBuilder::new(c.params());
+        let footer =
+            "Diplomat Times is an independent news magazine covering diplomacy since 2010.";
+        let bodies = [
+            "The ministers met in Munich on Saturday and agreed to keep talking about the balloon.",
+            "Japan and Taiwan will hold their first talks between ruling parties on Friday.",
+            "The summit in Mogadishu ended with a call to lift the arms embargo by the end of the year.",
+            "The president hosted a luncheon for the diplomatic corps at the guest house.",
+            "The secretary general met the foreign minister to discuss the new mission.",
+        ];
+        let make = |i: usize, source: &str| {
+            let mut d = Document::from_text(
+                format!("d{i}"),
+                // One distinct long paragraph per page, then the site footer.
+                format!("{} {}\n\n{footer}", bodies[i], ARTICLE.replace('\n', " ")),
+            );
+            d.source = source.into();
+            d
+        };
+        for i in 0..5 {
+            b.observe(&make(i, "diplomat"));
+        }
+        c.sketch = Some(b.into_sketch());
+        let rules = |d: &Document| -> Vec<String> {
+            d.attributes
+                .get("boilerplate_removed")
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .map(|x| x["rule"].as_str().unwrap_or("").to_string())
+                .collect()
+        };
+        let mut d = make(0, "diplomat");
+        c.process(&mut d, &mut Cx::default()).unwrap();
+        assert!(!d.text.contains(footer), "{}", d.text);
+        assert_eq!(rules(&d), ["learned"]);
+        // Another source never learned the line.
+        let mut other = make(0, "other");
+        c.process(&mut other, &mut Cx::default()).unwrap();
+        assert!(other.text.contains(footer));
+        assert!(rules(&other).is_empty());
+    }
+
+    #[test]
+    fn factory_builds_with_a_profile_and_rejects_bad_settings() {
+        let f = factory();
+        assert_eq!(f.type_name(), "deboilerplate");
+        assert!(f.learns());
+        let table: toml::Table = toml::from_str("min_fraction = 2.0\nmin_docs = 1").unwrap();
+        let err = f.check(&table).unwrap_err();
+        assert!(
+            err.contains("min_fraction") && err.contains("min_docs"),
+            "{err}"
+        );
+        let table = toml::Table::new();
+        let builder = f
+            .profile_builder(&table, &BuildContext::default())
+            .unwrap()
+            .unwrap();
+        let bytes = builder.finish().unwrap();
+        let cx = BuildContext {
+            profile: Some(bytes),
+            ..BuildContext::default()
+        };
+        assert_eq!(f.build(&table, &cx).unwrap().placement(), "parallel");
+        let bad = BuildContext {
+            profile: Some(b"garbage".to_vec()),
+            ..BuildContext::default()
+        };
+        assert!(f.build(&table, &bad).is_err());
+        assert!(f.options().iter().all(|o| !o.doc.is_empty()));
+    }
+}

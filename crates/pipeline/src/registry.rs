@@ -10,7 +10,14 @@ impl Registry {
     /// Every stage shipped with sluicebox.
     pub fn builtin() -> Registry {
         Registry {
-            factories: vec![sluicebox_decode::factory(), sluicebox_segment::factory()],
+            factories: vec![
+                sluicebox_decode::factory(),
+                sluicebox_repair::mojibake_factory(),
+                sluicebox_deboilerplate::factory(),
+                sluicebox_repair::spinner_factory(),
+                sluicebox_dedupe::factory(),
+                sluicebox_segment::factory(),
+            ],
         }
     }
 

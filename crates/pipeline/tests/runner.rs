@@ -512,6 +512,7 @@ min_chars = "three"
 [sources.b]
 "#;
     let err = Config::parse(cfg, Path::new("."), &reg).unwrap_err();
+    assert!(reg.type_names().contains(&"test_faulty"));
     let msgs: Vec<String> = err
         .errors
         .iter()
@@ -523,7 +524,10 @@ min_chars = "three"
             "[run]: unknown field `thread`, expected one of `threads`, `batch_size`, `in_flight`, `on_error`, `profile`",
             "[output]: compression = \"lz4\": expected \"none\", \"gzip\" or \"zstd\"",
             "stages[0] (id = \"faulty\"): unknown field `min_char`, expected `min_chars`",
-            "stages[1] (id = \"no_such_stage\"): unknown stage type `no_such_stage`; known types: decode, segment, test_split, test_faulty, test_dedup, test_counter, test_learner",
+            &format!(
+                "stages[1] (id = \"no_such_stage\"): unknown stage type `no_such_stage`; known types: {}",
+                reg.type_names().join(", ")
+            ),
             "[sources.a.stages.faulty]: invalid type: string \"three\", expected usize",
             "[sources.b]: selects nothing; give `paths`, `hosts` or `field` with `values`",
         ]

@@ -5,3 +5,13 @@
 
 pub mod mojibake;
 pub mod spinner;
+
+/// Registry entry of the `spinner` stage.
+pub fn spinner_factory() -> Box<dyn sluicebox_core::StageFactory> {
+    spinner::factory()
+}
+
+/// Registry entry of the `mojibake` stage.
+pub fn mojibake_factory() -> Box<dyn sluicebox_core::StageFactory> {
+    mojibake::factory()
+}

@@ -1,0 +1,301 @@
+//! Word n-gram shingles and MinHash signatures by one-permutation hashing.
+//!
+//! One-permutation hashing (OPH) hashes each shingle once and splits the hash
+//! range into `num_perm` bins, keeping the smallest hash per bin; empty bins
+//! are filled by "optimal densification" (an empty bin copies the value of a
+//! non-empty bin chosen by a per-bin hash chain). This gives the accuracy of
+//! `num_perm` independent permutations at the cost of one hash per shingle
+//! instead of `num_perm`.
+//!
+//! From the bins we keep two things: band keys (a hash of `rows` consecutive
+//! bins, for LSH candidate lookup) and a 1-bit-per-bin signature (b-bit
+//! minwise hashing with b = 1) for verification, from which the Jaccard
+//! similarity is estimated as `2 * matching_bits / num_perm - 1`.
+//!
+//! Cost: O(text length) for the shingles, O(num_perm) for the bins (plus the
+//! densification, O(num_perm^2 / shingles) expected for tiny documents).
+
+/// A strong 64-bit finaliser (MurmurHash3's fmix64); spreads combined hashes.
+#[inline]
+pub fn fmix64(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    x ^= x >> 33;
+    x
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x100_0000_01b3;
+
+/// Calls `f` with the hash of each word of `text`: a word is a maximal run
+/// of alphanumeric characters, lowercased, so punctuation, spacing and case
+/// never change a shingle. The hash is FNV-1a over the lowercased UTF-8
+/// bytes, finished with [`fmix64`]; one pass, no buffer.
+pub fn for_each_word_hash(text: &str, mut f: impl FnMut(u64)) {
+    let bytes = text.as_bytes();
+    let mut h = FNV_OFFSET;
+    let mut in_word = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            if b.is_ascii_alphanumeric() {
+                h = (h ^ b.to_ascii_lowercase() as u64).wrapping_mul(FNV_PRIME);
+                in_word = true;
+            } else if in_word {
+                f(fmix64(h));
+                h = FNV_OFFSET;
+                in_word = false;
+            }
+            i += 1;
+        } else {
+            // Non-ASCII: decode one char (i is always on a char boundary here).
+            let c = text[i..].chars().next().unwrap_or(' ');
+            if c.is_alphanumeric() {
+                let mut enc = [0u8; 4];
+                for lc in c.to_lowercase() {
+                    for &x in lc.encode_utf8(&mut enc).as_bytes() {
+                        h = (h ^ x as u64).wrapping_mul(FNV_PRIME);
+                    }
+                }
+                in_word = true;
+            } else if in_word {
+                f(fmix64(h));
+                h = FNV_OFFSET;
+                in_word = false;
+            }
+            i += c.len_utf8();
+        }
+    }
+    if in_word {
+        f(fmix64(h));
+    }
+}
+
+/// Hashes of the word `ngram`-shingles of `text` into `out` (cleared first;
+/// may contain repeats). A text with fewer than `ngram` words gives one
+/// shingle of all its words; a text without words gives none.
+pub fn shingles(text: &str, ngram: usize, out: &mut Vec<u64>) {
+    let mut words: Vec<u64> = Vec::with_capacity(text.len() / 5 + 1);
+    for_each_word_hash(text, |h| words.push(h));
+    shingles_of_words(&words, ngram, out);
+}
+
+/// [`shingles`] from word hashes already computed.
+pub fn shingles_of_words(words: &[u64], ngram: usize, out: &mut Vec<u64>) {
+    let n = ngram.max(1);
+    out.clear();
+    if words.is_empty() {
+        return;
+    }
+    let combine = |window: &[u64]| {
+        let mut h: u64 = window.len() as u64;
+        for &w in window {
+            h = (h.rotate_left(23) ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+        fmix64(h)
+    };
+    if words.len() < n {
+        out.push(combine(words));
+        return;
+    }
+    out.extend(words.windows(n).map(combine));
+}
+
+/// A hash of the whole word sequence: equal for texts that differ only in
+/// case, spacing and punctuation (the exact level with every folding on).
+pub fn sequence_hash(words: &[u64]) -> u64 {
+    let mut h = 0x6a09_e667_f3bc_c908u64 ^ words.len() as u64;
+    for &w in words {
+        h = fmix64(h ^ w).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    }
+    fmix64(h)
+}
+
+/// Near-duplicate parameters shared by signature making and the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SigParams {
+    pub ngram: usize,
+    pub num_perm: usize,
+    pub bands: usize,
+    pub rows: usize,
+}
+
+/// What the index needs of one document for the near-duplicate level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NearSig {
+    /// One LSH key per band.
+    pub bands: Vec<u64>,
+    /// `num_perm` bits, one per bin, packed into words.
+    pub bits: Vec<u64>,
+}
+
+/// Densified OPH bins of a shingle set; `None` when there are no shingles.
+pub fn oph_bins(shingles: &[u64], num_perm: usize) -> Option<Vec<u64>> {
+    if shingles.is_empty() || num_perm == 0 {
+        return None;
+    }
+    let k = num_perm as u128;
+    // u64::MAX marks an empty bin (a shingle hashing to exactly u64::MAX
+    // would look empty: harmless, it is then filled by densification).
+    let mut bins = vec![u64::MAX; num_perm];
+    for &s in shingles {
+        // Fast range reduction: the bin is taken from the high bits of s.
+        let b = ((s as u128 * k) >> 64) as usize;
+        if s < bins[b] {
+            bins[b] = s;
+        }
+    }
+    if bins.iter().all(|&b| b == u64::MAX) {
+        return None;
+    }
+    let original = bins.clone();
+    for i in 0..num_perm {
+        if original[i] != u64::MAX {
+            continue;
+        }
+        // Optimal densification: follow a hash chain seeded by the bin number
+        // until it lands on an originally filled bin. Terminates because at
+        // least one bin is filled (the chain is a pseudo-random walk).
+        let mut attempt: u64 = 0;
+        loop {
+            let h = fmix64(((i as u64) << 32) ^ attempt ^ 0x5bd1_e995_0000_0000);
+            let j = ((h as u128 * k) >> 64) as usize;
+            if original[j] != u64::MAX {
+                bins[i] = original[j];
+                break;
+            }
+            attempt += 1;
+        }
+    }
+    Some(bins)
+}
+
+/// Band keys and verification bits of a text; `None` when it has no words.
+pub fn near_signature(text: &str, p: &SigParams, scratch: &mut Vec<u64>) -> Option<NearSig> {
+    shingles(text, p.ngram, scratch);
+    let bins = oph_bins(scratch, p.num_perm)?;
+    Some(sig_from_bins(&bins, p))
+}
+
+/// [`near_signature`] from word hashes already computed.
+pub fn near_signature_of_words(
+    words: &[u64],
+    p: &SigParams,
+    scratch: &mut Vec<u64>,
+) -> Option<NearSig> {
+    shingles_of_words(words, p.ngram, scratch);
+    let bins = oph_bins(scratch, p.num_perm)?;
+    Some(sig_from_bins(&bins, p))
+}
+
+/// Band keys and bits from densified bins.
+pub fn sig_from_bins(bins: &[u64], p: &SigParams) -> NearSig {
+    let mut bands = Vec::with_capacity(p.bands);
+    for b in 0..p.bands {
+        let mut h = 0x243f_6a88_85a3_08d3u64 ^ (b as u64);
+        for &v in &bins[b * p.rows..(b + 1) * p.rows] {
+            h = fmix64(h ^ v).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        }
+        bands.push(fmix64(h));
+    }
+    let mut bits = vec![0u64; bins.len().div_ceil(64)];
+    for (i, &v) in bins.iter().enumerate() {
+        bits[i / 64] |= (fmix64(v) & 1) << (i % 64);
+    }
+    NearSig { bands, bits }
+}
+
+/// Estimated Jaccard similarity of two 1-bit signatures of `num_perm` bits:
+/// each bit agrees with probability (1 + J) / 2.
+pub fn estimate(a: &[u64], b: &[u64], num_perm: usize) -> f64 {
+    let diff: u32 = a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum();
+    let agree = num_perm as f64 - diff as f64;
+    (2.0 * agree / num_perm as f64 - 1.0).max(0.0)
+}
+
+/// Exact Jaccard similarity of two shingle-hash lists (repeats ignored); used
+/// by tests and the evaluation as ground truth.
+pub fn exact_jaccard(a: &[u64], b: &[u64]) -> f64 {
+    let sa: std::collections::HashSet<u64> = a.iter().copied().collect();
+    let sb: std::collections::HashSet<u64> = b.iter().copied().collect();
+    if sa.is_empty() && sb.is_empty() {
+        return 1.0;
+    }
+    let inter = sa.intersection(&sb).count();
+    inter as f64 / (sa.len() + sb.len() - inter) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: SigParams = SigParams {
+        ngram: 5,
+        num_perm: 256,
+        bands: 3,
+        rows: 2,
+    };
+
+    #[test]
+    fn words_ignore_case_and_punctuation() {
+        let hashes = |t: &str| {
+            let mut v = Vec::new();
+            for_each_word_hash(t, |h| v.push(h));
+            v
+        };
+        let got = hashes("Blinken’s “Wang Yi”, SÃO-Paulo 2023!");
+        assert_eq!(got, hashes("blinken s wang yi são paulo 2023"));
+        assert_eq!(got.len(), 7);
+        assert_ne!(hashes("wang"), hashes("wan"));
+    }
+
+    #[test]
+    fn short_and_empty_texts() {
+        let mut s = Vec::new();
+        shingles("", 5, &mut s);
+        assert!(s.is_empty());
+        shingles("only three words", 5, &mut s);
+        assert_eq!(s.len(), 1);
+        shingles("one two three four five six", 5, &mut s);
+        assert_eq!(s.len(), 2);
+        assert!(near_signature("  ,,, ", &P, &mut s).is_none());
+        assert!(near_signature("word", &P, &mut s).is_some());
+    }
+
+    #[test]
+    fn estimate_tracks_exact_jaccard() {
+        let text = include_str!("../../../tests/fixtures/dedupe/002_31699701fbb39e56.txt");
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let mut sa = Vec::new();
+        let mut sb = Vec::new();
+        // Prefixes of the same text: known overlap.
+        for keep in [1.0, 0.95, 0.9, 0.8, 0.6, 0.3] {
+            let cut = (words.len() as f64 * keep) as usize;
+            let a = words.join(" ");
+            let b = words[..cut].join(" ");
+            shingles(&a, 5, &mut sa);
+            shingles(&b, 5, &mut sb);
+            let truth = exact_jaccard(&sa, &sb);
+            let x = near_signature(&a, &P, &mut sa).unwrap();
+            let y = near_signature(&b, &P, &mut sb).unwrap();
+            let est = estimate(&x.bits, &y.bits, P.num_perm);
+            assert!(
+                (est - truth).abs() < 0.15,
+                "keep {keep}: est {est} truth {truth}"
+            );
+        }
+    }
+
+    #[test]
+    fn identical_texts_share_every_band() {
+        let mut s = Vec::new();
+        let a = near_signature("The quick brown fox jumps over the lazy dog", &P, &mut s).unwrap();
+        let b =
+            near_signature("the quick, brown fox jumps over the LAZY dog.", &P, &mut s).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(estimate(&a.bits, &b.bits, P.num_perm), 1.0);
+    }
+}

@@ -1,1 +1,0 @@
-//! The `mojibake` stage (in progress).

@@ -1,1 +1,0 @@
-//! The `spinner` stage (in progress).

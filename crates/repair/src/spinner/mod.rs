@@ -1,0 +1,988 @@
+//! The `spinner` stage: detect and reverse article-spinner text, resolve
+//! leftover spintax.
+//!
+//! Autoblogs copy news and run it through "spinners" that swap words for
+//! thesaurus synonyms regardless of sense ("foreign minister" -> "overseas
+//! minister", "May 3" -> "Could 3", "Bill Hayton" -> "Invoice Hayton"). The
+//! result is fluent-looking and wrong, and it poisons a corpus.
+//!
+//! How it works, per document:
+//! 1. Spintax groups `{a|b|c}` resolve to their first alternative
+//!    ([`spintax`]; braces in code, JSON, LaTeX, templates are left alone).
+//! 2. One Aho-Corasick scan finds every span that the reverse lexicon knows
+//!    ([`lexicon`]); most clean documents stop here with few or no hits.
+//! 3. Each hit whose gate holds (e.g. "Could" only before a number) is
+//!    scored by an n-gram language model ([`lm`]) in its context: the spun
+//!    phrase against each candidate original, plus the entry's prior. A hit
+//!    where the original wins by `detect_margin` is evidence.
+//!    Fast path: if the document could not be spun even if every hit were
+//!    confirmed, the model is skipped and `spin_score` is 0.
+//! 4. `spin_score` = d / (d + `half_density`), d = evidence per 100 words
+//!    (at most four per spun form; at least 100 words assumed);
+//!    `spun` = score >= `threshold` and at least `min_hits` pieces of
+//!    evidence.
+//! 5. In spun documents with `action = "repair"`, a second left-to-right
+//!    pass replaces each hit whose original wins by `repair_margin`, using
+//!    the already-repaired text as left context. Clean documents are never
+//!    rewritten (only spintax), which keeps false repairs out of clean text.
+//!
+//! The model adds the compact default counts shipped with the crate
+//! (`data/spinner/default_model.bin`, built by
+//! `examples/build_spinner_model.rs` from Apache-2.0 text only: the
+//! trafilatura evaluation pages, the Grover RealNews samples and the dolma
+//! test documents) to the counts learned from the corpus in the profile
+//! pass (the clean majority of a dump teaches what "People's Republic" looks
+//! like).
+//!
+//! Cost: linear in the text. The scan is one automaton pass; each hit costs
+//! a bounded number of table lookups (context of two tokens each side,
+//! phrases of bounded length); spintax is linear with a bounded group size.
+
+pub mod lexicon;
+pub mod lm;
+pub mod spintax;
+
+use lexicon::{Gate, Lexicon, LexiconBuilder, Rule};
+use lm::{CountTable, Model, SparseCounts};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sluicebox_core::{
+    BuildContext, Built, Cx, Document, ParallelStage, ProfileBuilder, Reason, StageError,
+    StagePlugin, Verdict,
+};
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::sync::{Arc, OnceLock};
+
+/// Evidence counted per distinct spun form at most.
+const MAX_PER_FORM: usize = 4;
+/// Densities of shorter documents are taken over this many words, so that
+/// two hits in a 30-word snippet do not make it "spun".
+const MIN_WORDS: usize = 100;
+
+/// The shipped English reverse lexicon.
+pub const BUILTIN_LEXICON: &str = include_str!("../../data/spinner/en.tsv");
+/// The shipped default model (see the module docs for its sources).
+pub const DEFAULT_MODEL: &[u8] = include_bytes!("../../data/spinner/default_model.bin");
+
+/// What to do with a document judged spun.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Rewrite the spun spans back to their likely originals (and tag).
+    Repair,
+    /// Only set `spin_score` / `spun`.
+    Tag,
+    /// Drop the document with reason `spun`.
+    Drop,
+}
+
+/// Options of the `spinner` stage.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpinnerConfig {
+    /// What to do with a spun document: "repair" (rewrite spun phrases back),
+    /// "tag" (only annotate) or "drop" (reason `spun`).
+    pub action: Action,
+    /// `spin_score` at or above which a document is `spun`.
+    pub threshold: f64,
+    /// A document needs at least this many confirmed substitutions to be
+    /// `spun`, however short it is (one odd phrase is not a spinner).
+    pub min_hits: usize,
+    /// Confirmed substitutions per 100 words that give `spin_score` 0.5.
+    /// Spun news has 5-10; clean text rarely more than 0.2.
+    pub half_density: f64,
+    /// How much (in nats of language-model score, prior included) an
+    /// original must beat its spun form for the hit to count as evidence.
+    pub detect_margin: f64,
+    /// How much an original must win by to be written back (spun documents
+    /// only). Lower repairs more, and more wrongly.
+    pub repair_margin: f64,
+    /// Use the English reverse lexicon shipped with the crate.
+    pub builtin_lexicon: bool,
+    /// More lexicon files (same tab-separated format as the shipped
+    /// `data/spinner/en.tsv`, whose header documents it); relative paths
+    /// resolve against the config file's directory.
+    pub lexicons: Vec<String>,
+    /// Path to the Problematic Paper Screener tortured-phrases CSV
+    /// (`tortured_phrase,expected_phrase,num_papers`), used for detection and
+    /// as repair candidates. Not shipped: the list has no explicit licence.
+    pub tortured_phrases: Option<String>,
+    /// Prior (nats) for tortured-phrase entries: they are rarely natural.
+    pub tortured_bias: f64,
+    /// Use the compact default language model shipped with the crate (so
+    /// that small inputs and runs without a profile pass work).
+    pub default_model: bool,
+    /// Resolve spintax `{a|b|c}` to its first alternative.
+    pub spintax: bool,
+    /// Size of the corpus n-gram sketch learned in the profile pass, as a
+    /// power of two of two-byte cells (22 = 8 MiB per worker).
+    pub profile_log2_cells: u32,
+}
+
+impl Default for SpinnerConfig {
+    fn default() -> Self {
+        SpinnerConfig {
+            action: Action::Repair,
+            threshold: 0.5,
+            min_hits: 3,
+            half_density: 1.0,
+            detect_margin: 2.0,
+            repair_margin: 0.5,
+            builtin_lexicon: true,
+            lexicons: Vec::new(),
+            tortured_phrases: None,
+            tortured_bias: 3.0,
+            default_model: true,
+            spintax: true,
+            profile_log2_cells: 22,
+        }
+    }
+}
+
+/// The shipped default model, parsed once per process (every profile
+/// partial and stage instance shares it).
+fn default_model() -> Result<Arc<SparseCounts>, StageError> {
+    static MODEL: OnceLock<Result<Arc<SparseCounts>, String>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| SparseCounts::from_bytes(DEFAULT_MODEL).map(Arc::new))
+        .clone()
+        .map_err(|e| StageError::file("builtin spinner model", e))
+}
+
+/// The plugin (declarative half).
+pub struct Spinner;
+
+impl StagePlugin for Spinner {
+    type Config = SpinnerConfig;
+    const TYPE: &'static str = "spinner";
+    const SUMMARY: &'static str =
+        "detect and reverse article-spinner synonym swaps; resolve leftover spintax";
+    const REASONS: &'static [Reason] = &[Reason {
+        code: "spun",
+        doc:
+            "text rewritten by an article spinner (spin_score >= threshold), with action = \"drop\"",
+    }];
+    const LEARNS: bool = true;
+
+    fn validate(c: &SpinnerConfig) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&c.threshold) {
+            return Err("threshold must be between 0 and 1".into());
+        }
+        if !(c.half_density > 0.0 && c.half_density.is_finite()) {
+            return Err("half_density must be a positive number".into());
+        }
+        if !c.detect_margin.is_finite() || !c.repair_margin.is_finite() {
+            return Err("detect_margin and repair_margin must be numbers".into());
+        }
+        if !(10..=30).contains(&c.profile_log2_cells) {
+            return Err("profile_log2_cells must be between 10 and 30".into());
+        }
+        Ok(())
+    }
+
+    fn build(c: &SpinnerConfig, cx: &BuildContext) -> Result<Built, StageError> {
+        Ok(Built::Parallel(Arc::new(SpinnerStage::new(c, cx)?)))
+    }
+
+    fn profile_builder(
+        c: &SpinnerConfig,
+        cx: &BuildContext,
+    ) -> Result<Option<Box<dyn ProfileBuilder>>, StageError> {
+        // The judge of what is spun while learning: the stage without a
+        // corpus profile. Spun documents are not learned from, so that a
+        // dump full of copies of one spun article does not teach the model
+        // that "overseas minister" is normal.
+        let judge = SpinnerStage::new(
+            c,
+            &BuildContext {
+                profile: None,
+                ..cx.clone()
+            },
+        )?;
+        Ok(Some(Box::new(NgramProfile {
+            table: CountTable::new(c.profile_log2_cells),
+            judge: Some(Arc::new(judge)),
+        })))
+    }
+}
+
+/// The registry entry.
+pub fn factory() -> Box<dyn sluicebox_core::StageFactory> {
+    sluicebox_core::plugin::factory::<Spinner>()
+}
+
+/// Partial corpus profile: an n-gram count sketch of the documents that do
+/// not look spun.
+pub struct NgramProfile {
+    pub table: CountTable,
+    /// Decides which documents to skip (`None`: learn from all).
+    pub judge: Option<Arc<SpinnerStage>>,
+}
+
+impl ProfileBuilder for NgramProfile {
+    fn observe(&mut self, doc: &Document) {
+        if let Some(j) = &self.judge {
+            if j.assess(&doc.text).spun {
+                return;
+            }
+        }
+        self.table.observe(&doc.text);
+    }
+    fn merge(&mut self, other: Box<dyn ProfileBuilder>) {
+        if let Ok(o) = other.as_any().downcast::<NgramProfile>() {
+            // Partials of one stage share the configured size, so this
+            // cannot fail; a mismatch would leave `self` as it was.
+            let _ = self.table.merge(&o.table);
+        }
+    }
+    fn finish(self: Box<Self>) -> Result<Vec<u8>, StageError> {
+        Ok(self.table.to_bytes())
+    }
+    fn as_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
+}
+
+/// One lexicon hit whose gate holds.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    start: usize,
+    end: usize,
+    pattern: usize,
+    rule: usize,
+}
+
+/// What scoring a document found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assessment {
+    pub score: f64,
+    pub spun: bool,
+    /// Confirmed substitutions (at most four per spun form).
+    pub evidence: usize,
+    pub words: usize,
+}
+
+/// The runtime half.
+pub struct SpinnerStage {
+    config: SpinnerConfig,
+    lexicon: Lexicon,
+    model: Model,
+    /// [pattern][rule][original]: how much the original beats the spun form
+    /// out of context (word frequency alone), fixed once the model is.
+    bare: Vec<Vec<Vec<f64>>>,
+}
+
+impl SpinnerStage {
+    pub fn new(c: &SpinnerConfig, cx: &BuildContext) -> Result<Self, StageError> {
+        let mut b = LexiconBuilder::default();
+        if c.builtin_lexicon {
+            b.add_tsv(BUILTIN_LEXICON)
+                .map_err(|e| StageError::file("builtin spinner lexicon", e))?;
+        }
+        for path in &c.lexicons {
+            let p = cx.resolve(path);
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| StageError::file(p.display().to_string(), e))?;
+            b.add_tsv(&text)
+                .map_err(|e| StageError::file(p.display().to_string(), e))?;
+        }
+        if let Some(path) = &c.tortured_phrases {
+            let p = cx.resolve(path);
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| StageError::file(p.display().to_string(), e))?;
+            b.add_tortured_csv(&text, c.tortured_bias);
+        }
+        let lexicon = b.build().map_err(StageError::config)?;
+        let default = if c.default_model {
+            default_model()?
+        } else {
+            Arc::new(SparseCounts::default())
+        };
+        let corpus = match &cx.profile {
+            Some(bytes) => Some(
+                CountTable::from_bytes(bytes)
+                    .map_err(|e| StageError::file(format!("profile of {}", cx.stage_id), e))?,
+            ),
+            None => None,
+        };
+        let model = Model { default, corpus };
+        let bare = lexicon
+            .rules
+            .iter()
+            .zip(&lexicon.key_tokens)
+            .map(|(rules, key)| {
+                let spun = model.score(&[], key, &[]);
+                rules
+                    .iter()
+                    .map(|r| {
+                        r.original_tokens
+                            .iter()
+                            .map(|o| model.score(&[], o, &[]) - spun)
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(SpinnerStage {
+            config: c.clone(),
+            lexicon,
+            model,
+            bare,
+        })
+    }
+
+    /// Lexicon hits in `text` whose word boundaries and gates hold.
+    fn scan(&self, text: &str) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        let Some(ac) = &self.lexicon.ac else {
+            return hits;
+        };
+        let bytes = text.as_bytes();
+        for m in ac.find_iter(text) {
+            let (s, e) = (m.start(), m.end());
+            if s > 0 && is_word_byte_before(text, s)
+                || e < bytes.len() && is_word_byte_after(text, e)
+            {
+                continue;
+            }
+            let pattern = m.pattern().as_usize();
+            let rules = &self.lexicon.rules[pattern];
+            if let Some(rule) = rules.iter().position(|r| gate_holds(r.gate, text, s, e)) {
+                hits.push(Hit {
+                    start: s,
+                    end: e,
+                    pattern,
+                    rule,
+                });
+            }
+        }
+        hits
+    }
+
+    /// Best original for a hit and by how much (prior included) it beats
+    /// the spun form, with `left` as left context. Returns (index of the
+    /// original, margin in context, margin without context).
+    fn judge(&self, hit: &Hit, left: &[u64], text: &str) -> (usize, f64, f64) {
+        let right = right_context(text, hit.end);
+        let rule: &Rule = &self.lexicon.rules[hit.pattern][hit.rule];
+        let key = &self.lexicon.key_tokens[hit.pattern];
+        let spun = self.model.score(left, key, &right);
+        let mut best = (0, f64::NEG_INFINITY);
+        for (i, toks) in rule.original_tokens.iter().enumerate() {
+            let s = self.model.score(left, toks, &right);
+            if s > best.1 {
+                best = (i, s);
+            }
+        }
+        let bare = self.bare[hit.pattern][hit.rule][best.0];
+        (best.0, best.1 + rule.bias - spun, bare)
+    }
+
+    /// Is a hit evidence of spinning? Only what the context (and the
+    /// entry's prior) says counts: that "internet" is a commoner word than
+    /// "web" says nothing about whether "web" was swapped in.
+    fn is_evidence(&self, hit: &Hit, delta: f64, bare: f64) -> bool {
+        let rule = &self.lexicon.rules[hit.pattern][hit.rule];
+        let gain = delta - bare.max(0.0);
+        rule.tortured || gain > self.config.detect_margin
+    }
+
+    /// Every gated lexicon hit of `text` with its best original and margin
+    /// (prior included) and whether it counts as evidence, for debugging
+    /// lexicons and thresholds.
+    pub fn explain(&self, text: &str) -> Vec<(String, String, f64, bool)> {
+        self.scan(text)
+            .iter()
+            .map(|h| {
+                let left = left_context(&text[..h.start]);
+                let (best, delta, bare) = self.judge(h, &left, text);
+                let rule = &self.lexicon.rules[h.pattern][h.rule];
+                let evidence = self.is_evidence(h, delta, bare);
+                (
+                    text[h.start..h.end].to_string(),
+                    rule.originals[best].clone(),
+                    delta,
+                    evidence,
+                )
+            })
+            .collect()
+    }
+
+    /// Score a document without changing it.
+    pub fn assess(&self, text: &str) -> Assessment {
+        let hits = self.scan(text);
+        self.assess_hits(text, &hits).0
+    }
+
+    /// The assessment, and for each hit the judgment made (`None` if the
+    /// hit was not judged).
+    fn assess_hits(&self, text: &str, hits: &[Hit]) -> (Assessment, Vec<Option<(usize, f64)>>) {
+        let words = count_words(text);
+        let score_of = |evidence: usize| {
+            let density = 100.0 * evidence as f64 / words.max(MIN_WORDS) as f64;
+            density / (density + self.config.half_density)
+        };
+        let mut judged = vec![None; hits.len()];
+        // Fast path: if every hit (capped per form) were confirmed and the
+        // document still could not be spun, skip the language model.
+        let mut per_form: HashMap<usize, usize, BuildHasherDefault<lm::IdHasher>> =
+            HashMap::default();
+        let mut bound = 0;
+        for h in hits {
+            let n = per_form.entry(h.pattern).or_insert(0);
+            if *n < MAX_PER_FORM {
+                *n += 1;
+                bound += 1;
+            }
+        }
+        let min_hits = self.config.min_hits.max(1);
+        if bound < min_hits || score_of(bound) < self.config.threshold {
+            let a = Assessment {
+                score: 0.0,
+                spun: false,
+                evidence: 0,
+                words,
+            };
+            return (a, judged);
+        }
+        // Occurrences, at most MAX_PER_FORM per spun form: a clean text
+        // repeats its topic word ("kids"), a spinner swaps many words.
+        per_form.clear();
+        let mut evidence = 0;
+        for (h, j) in hits.iter().zip(judged.iter_mut()) {
+            let n = per_form.entry(h.pattern).or_insert(0);
+            if *n >= MAX_PER_FORM {
+                continue;
+            }
+            let left = left_context(&text[..h.start]);
+            let (best, delta, bare) = self.judge(h, &left, text);
+            *j = Some((best, delta));
+            if self.is_evidence(h, delta, bare) {
+                *n += 1;
+                evidence += 1;
+            }
+        }
+        let score = score_of(evidence);
+        let a = Assessment {
+            score,
+            spun: score >= self.config.threshold && evidence >= min_hits,
+            evidence,
+            words,
+        };
+        (a, judged)
+    }
+
+    /// Rewrite the hits of a spun text; returns the text and the number of
+    /// replacements. A judgment from the assessment is reused unless a
+    /// replacement just before the hit changed its left context.
+    fn repair_hits(
+        &self,
+        text: &str,
+        hits: &[Hit],
+        judged: &[Option<(usize, f64)>],
+    ) -> (String, usize) {
+        let mut out = String::with_capacity(text.len() + text.len() / 16);
+        let mut last = 0;
+        let mut n = 0;
+        let mut last_replaced_end = None;
+        for (h, j) in hits.iter().zip(judged) {
+            let gap = &text[last..h.start];
+            out.push_str(gap);
+            let near = last_replaced_end == Some(last) && gap.split_whitespace().count() < 2;
+            let (best, delta) = match j {
+                Some(j) if !near => *j,
+                _ => {
+                    let left = left_context(&out);
+                    let (b, d, _) = self.judge(h, &left, text);
+                    (b, d)
+                }
+            };
+            let matched = &text[h.start..h.end];
+            if delta > self.config.repair_margin {
+                let rule = &self.lexicon.rules[h.pattern][h.rule];
+                out.push_str(&transfer_case(matched, &rule.originals[best]));
+                n += 1;
+                last_replaced_end = Some(h.end);
+            } else {
+                out.push_str(matched);
+            }
+            last = h.end;
+        }
+        out.push_str(&text[last..]);
+        (out, n)
+    }
+
+    /// Repair `text` if it is spun (the whole stage minus spintax and
+    /// attributes). For tests and evaluations.
+    pub fn repair_text(&self, text: &str) -> (String, Assessment, usize) {
+        let hits = self.scan(text);
+        let (a, judged) = self.assess_hits(text, &hits);
+        if a.spun {
+            let (t, n) = self.repair_hits(text, &hits, &judged);
+            (t, a, n)
+        } else {
+            (text.to_string(), a, 0)
+        }
+    }
+}
+
+impl ParallelStage for SpinnerStage {
+    fn process(&self, doc: &mut Document, cx: &mut Cx) -> Result<Verdict, StageError> {
+        let mut changed = false;
+        if self.config.spintax {
+            if let Some((text, n)) = spintax::resolve(&doc.text) {
+                doc.text = text;
+                doc.set_attr("spintax", n as u64);
+                cx.count("spintax_groups", n as u64);
+                changed = true;
+            }
+        }
+        let hits = self.scan(&doc.text);
+        let (a, judged) = self.assess_hits(&doc.text, &hits);
+        doc.set_attr("spin_score", (a.score * 1000.0).round() / 1000.0);
+        doc.set_attr("spun", a.spun);
+        if !a.spun {
+            return Ok(Verdict::changed_if(changed));
+        }
+        cx.count("spun_docs", 1);
+        doc.set_attr("spin_evidence", a.evidence as u64);
+        match self.config.action {
+            Action::Drop => Ok(Verdict::drop(
+                "spun",
+                format!(
+                    "spin_score {:.2}: {} likely substitutions in {} words",
+                    a.score, a.evidence, a.words
+                ),
+            )),
+            Action::Tag => Ok(Verdict::Changed),
+            Action::Repair => {
+                let (text, n) = self.repair_hits(&doc.text, &hits, &judged);
+                doc.text = text;
+                doc.set_attr("spin_repairs", n as u64);
+                cx.count("spin_repairs", n as u64);
+                Ok(Verdict::Changed)
+            }
+        }
+    }
+}
+
+/// Is the character ending just before byte `i` part of a word?
+fn is_word_byte_before(text: &str, i: usize) -> bool {
+    text[..i]
+        .chars()
+        .next_back()
+        .is_some_and(|c| c.is_alphanumeric() || c == '-')
+}
+
+/// Is the character starting at byte `i` part of a word?
+fn is_word_byte_after(text: &str, i: usize) -> bool {
+    text[i..]
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphanumeric() || c == '-')
+}
+
+/// Word starting after the spaces at byte `i` (same line), if any.
+fn next_word(text: &str, i: usize) -> Option<&str> {
+    let rest = &text[i..];
+    let rest = rest.strip_prefix(' ')?;
+    let end = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '\u{2019}' || c == '-'))
+        .unwrap_or(rest.len());
+    (end > 0).then(|| &rest[..end])
+}
+
+/// Word ending before the space at byte `i` (same line), if any.
+fn prev_word(text: &str, i: usize) -> Option<&str> {
+    let head = text[..i].strip_suffix(' ')?;
+    let start = head
+        .rfind(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .map_or(0, |p| {
+            p + head[p..].chars().next().map_or(1, char::len_utf8)
+        });
+    (start < head.len()).then(|| &head[start..])
+}
+
+fn starts_upper(s: &str) -> bool {
+    s.chars().next().is_some_and(char::is_uppercase)
+}
+
+/// Does the text before byte `i` end a sentence (or is `i` a line start)?
+fn sentence_start(text: &str, i: usize) -> bool {
+    let head = text[..i].trim_end_matches(' ');
+    matches!(
+        head.chars().next_back(),
+        None | Some(
+            '\n' | '.' | '!' | '?' | ':' | '"' | '\u{201c}' | '(' | '[' | '\'' | '\u{2018}'
+        )
+    )
+}
+
+fn gate_holds(gate: Gate, text: &str, s: usize, e: usize) -> bool {
+    let m = &text[s..e];
+    match gate {
+        Gate::Any => true,
+        Gate::Lower => !m.chars().any(char::is_uppercase),
+        Gate::Cap => starts_upper(m) && !sentence_start(text, s),
+        Gate::NameNext => starts_upper(m) && next_word(text, e).is_some_and(starts_upper),
+        Gate::NamePrev => {
+            starts_upper(m)
+                && prev_word(text, s)
+                    .is_some_and(|w| starts_upper(w) && !sentence_start(text, s - 1 - w.len()))
+        }
+        Gate::Num => {
+            starts_upper(m)
+                && next_word(text, e).is_some_and(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+        }
+    }
+}
+
+/// The last two tokens before the end of `head`: walk back over two
+/// tokens (a word run, or one other character), then tokenize only that.
+fn left_context(head: &str) -> Vec<u64> {
+    let mut start = head.len();
+    for _ in 0..2 {
+        let rest = head[..start].trim_end();
+        let mut it = rest.char_indices().rev().peekable();
+        match it.next() {
+            None => {
+                start = 0;
+                break;
+            }
+            Some((i, c)) if c.is_alphanumeric() => {
+                start = i;
+                for (j, d) in it {
+                    if d.is_alphanumeric() || d == '\'' || d == '\u{2019}' || d == '-' {
+                        start = j;
+                    } else {
+                        break;
+                    }
+                }
+            }
+            Some((i, _)) => start = i,
+        }
+    }
+    let toks = lm::tokens(&head[start..]);
+    toks[toks.len().saturating_sub(2)..].to_vec()
+}
+
+/// The first two tokens after byte `end`.
+fn right_context(text: &str, end: usize) -> Vec<u64> {
+    let mut toks = Vec::with_capacity(2);
+    lm::tokenize_while(&text[end..], |h| {
+        toks.push(h);
+        toks.len() < 2
+    });
+    toks
+}
+
+/// Whitespace-separated words (a cheap count for densities).
+fn count_words(text: &str) -> usize {
+    text.split_ascii_whitespace().count()
+}
+
+/// Write `original` with the case pattern of `matched`, word by word when
+/// both have the same number of words; keep the apostrophe style.
+fn transfer_case(matched: &str, original: &str) -> String {
+    let mw: Vec<&str> = matched.split(' ').collect();
+    let ow: Vec<&str> = original.split(' ').collect();
+    let all_upper = matched.chars().any(char::is_alphabetic)
+        && !matched.chars().any(char::is_lowercase)
+        && matched.chars().filter(|c| c.is_alphabetic()).count() > 1;
+    let all_title = mw.iter().all(|w| starts_upper(w));
+    let mut out = String::with_capacity(original.len() + 2);
+    for (i, w) in ow.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let cap = if all_upper {
+            None
+        } else if mw.len() == ow.len() {
+            Some(starts_upper(mw[i]))
+        } else {
+            Some(if i == 0 {
+                starts_upper(mw[0])
+            } else {
+                all_title
+            })
+        };
+        match cap {
+            None => out.push_str(&w.to_uppercase()),
+            Some(true) => {
+                let mut cs = w.chars();
+                if let Some(f) = cs.next() {
+                    out.extend(f.to_uppercase());
+                    out.push_str(cs.as_str());
+                }
+            }
+            Some(false) => out.push_str(w),
+        }
+    }
+    if matched.contains('\u{2019}') {
+        out = out.replace('\'', "\u{2019}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED_000: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/spinner/000_e7f6ed2af000063c.txt"
+    ));
+    const SEED_002: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/spinner/002_31699701fbb39e56.txt"
+    ));
+    const SEED_003: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/spinner/003_240feac35cea67fe.txt"
+    ));
+    const SEED_003_RESTORED: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/spinner/003_restored.txt"
+    ));
+
+    fn stage() -> SpinnerStage {
+        SpinnerStage::new(&SpinnerConfig::default(), &BuildContext::default()).unwrap()
+    }
+
+    fn words(s: &str) -> Vec<&str> {
+        s.split_whitespace().collect()
+    }
+
+    /// Word-level edit distance.
+    fn edits(a: &[&str], b: &[&str]) -> usize {
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, x) in a.iter().enumerate() {
+            let mut cur = vec![i + 1; b.len() + 1];
+            for (j, y) in b.iter().enumerate() {
+                cur[j + 1] = (prev[j] + usize::from(x != y))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1);
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+
+    #[test]
+    fn case_transfer() {
+        let cases = [
+            ("Invoice", "bill", "Bill"),
+            ("Folks’s Republic", "people's republic", "People’s Republic"),
+            ("In accordance with", "according to", "According to"),
+            ("international locations", "countries", "countries"),
+            ("NAVY", "military", "MILITARY"),
+            ("Treaty Group", "treaty organization", "Treaty Organization"),
+        ];
+        for (m, o, want) in cases {
+            assert_eq!(transfer_case(m, o), want, "{m}");
+        }
+    }
+
+    #[test]
+    fn gates() {
+        let s = stage();
+        let cases = [
+            ("reported on Could 3, citing", "Could", true),
+            ("It could be the first", "could", false),
+            ("according to Invoice Hayton, a fellow", "Invoice", true),
+            ("The Invoice was paid late", "Invoice", false),
+            ("fellow at Chatham Home, said", "Home", true),
+            ("Home is where the heart is", "Home", false),
+        ];
+        for (text, word, want) in cases {
+            let found = s
+                .scan(text)
+                .iter()
+                .any(|h| text[h.start..h.end].eq_ignore_ascii_case(word));
+            assert_eq!(found, want, "{text}");
+        }
+    }
+
+    #[test]
+    fn seed_003_is_spun_and_repaired() {
+        let s = stage();
+        let (fixed, a, n) = s.repair_text(SEED_003);
+        assert!(a.spun, "{a:?}");
+        assert!(n > 40, "{n} repairs");
+        for want in [
+            "North Atlantic Treaty Organization",
+            "foreign minister",
+            "People’s Republic of China",
+            "May 3",
+            "Bill Hayton",
+            "Chatham House",
+            "Center for European Policy Analysis",
+            "Asia-Pacific countries",
+        ] {
+            assert!(fixed.contains(want), "missing {want:?}");
+        }
+        let (o, b, f) = (words(SEED_003_RESTORED), words(SEED_003), words(&fixed));
+        let before = edits(&b, &o);
+        let after = edits(&f, &o);
+        let reduction = 1.0 - after as f64 / before as f64;
+        assert!(
+            reduction >= 0.8,
+            "error reduction {reduction:.3} ({before} -> {after})"
+        );
+    }
+
+    #[test]
+    fn clean_seeds_are_not_flagged_or_changed() {
+        let s = stage();
+        for (name, text) in [
+            ("000", SEED_000),
+            ("002", SEED_002),
+            ("003 restored", SEED_003_RESTORED),
+        ] {
+            let (fixed, a, _) = s.repair_text(text);
+            assert!(!a.spun, "{name}: {a:?}");
+            assert_eq!(fixed, text, "{name}");
+        }
+    }
+
+    #[test]
+    fn process_sets_attributes_and_drops() {
+        let s = stage();
+        let mut doc = Document::from_text("d", SEED_003);
+        let mut cx = Cx::default();
+        assert!(matches!(
+            s.process(&mut doc, &mut cx).unwrap(),
+            Verdict::Changed
+        ));
+        assert_eq!(doc.attributes["spun"], true);
+        assert!(doc.text.contains("Bill Hayton"));
+        assert!(cx.counters["spin_repairs"] > 40);
+
+        let mut clean = Document::from_text("c", SEED_000);
+        assert!(matches!(
+            s.process(&mut clean, &mut cx).unwrap(),
+            Verdict::Unchanged
+        ));
+        assert_eq!(clean.attributes["spun"], false);
+
+        let cfg = SpinnerConfig {
+            action: Action::Drop,
+            ..Default::default()
+        };
+        let dropper = SpinnerStage::new(&cfg, &BuildContext::default()).unwrap();
+        let mut doc = Document::from_text("d", SEED_003);
+        assert!(matches!(
+            dropper.process(&mut doc, &mut cx).unwrap(),
+            Verdict::Drop { reason: "spun", .. }
+        ));
+
+        let mut sp = Document::from_text("s", "{Hello|Hi} there, {friend|pal}.");
+        assert!(matches!(
+            s.process(&mut sp, &mut cx).unwrap(),
+            Verdict::Changed
+        ));
+        assert_eq!(sp.text, "Hello there, friend.");
+        assert_eq!(sp.attributes["spintax"], 2);
+    }
+
+    #[test]
+    fn profile_learns_and_round_trips() {
+        let cfg = SpinnerConfig {
+            profile_log2_cells: 12,
+            ..Default::default()
+        };
+        let cx = BuildContext::default();
+        let mut a = Spinner::profile_builder(&cfg, &cx).unwrap().unwrap();
+        let mut b = Spinner::profile_builder(&cfg, &cx).unwrap().unwrap();
+        a.observe(&Document::from_text("1", SEED_000));
+        b.observe(&Document::from_text("2", SEED_002));
+        a.merge(b);
+        let bytes = a.finish().unwrap();
+        let table = CountTable::from_bytes(&bytes).unwrap();
+        assert!(table.tokens > 5000);
+        let cx = BuildContext {
+            profile: Some(bytes),
+            ..Default::default()
+        };
+        assert!(SpinnerStage::new(&cfg, &cx).is_ok());
+        let bad = BuildContext {
+            profile: Some(b"nonsense".to_vec()),
+            ..Default::default()
+        };
+        assert!(SpinnerStage::new(&cfg, &bad).is_err());
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        let s = stage();
+        for text in [
+            "",
+            " ",
+            "Could",
+            "Could ",
+            "’",
+            "Invoice ",
+            " Home",
+            "\u{10ffff}Could 3",
+            &"x".repeat(100_000),
+        ] {
+            let mut doc = Document::from_text("x", text);
+            let _ = s.process(&mut doc, &mut Cx::default()).unwrap();
+        }
+    }
+
+    #[test]
+    fn factory_documents_and_checks_options() {
+        let f = factory();
+        assert_eq!(f.type_name(), "spinner");
+        assert!(f.learns());
+        let opts = f.options();
+        assert!(opts
+            .iter()
+            .any(|o| o.name == "action" && o.default == "\"repair\""));
+        assert!(
+            opts.iter().all(|o| !o.doc.is_empty()),
+            "every option documented"
+        );
+        let bad: toml::Table = toml::from_str("treshold = 0.4").unwrap();
+        assert!(f
+            .check(&bad)
+            .unwrap_err()
+            .contains("unknown field `treshold`"));
+        let good: toml::Table = toml::from_str("action = \"tag\"\nthreshold = 0.6").unwrap();
+        assert!(f.check(&good).is_ok());
+    }
+
+    #[test]
+    fn user_lexicon_resolves_against_config_dir() {
+        let cfg = SpinnerConfig {
+            lexicons: vec!["user_lexicon.tsv".into()],
+            builtin_lexicon: false,
+            ..Default::default()
+        };
+        let cx = BuildContext {
+            base_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/spinner").into(),
+            ..Default::default()
+        };
+        let s = SpinnerStage::new(&cfg, &cx).unwrap();
+        let ex = s.explain("Long live the Superb Ruler of the land.");
+        assert_eq!(ex.len(), 1);
+        assert_eq!(ex[0].1, "good king");
+        let missing = SpinnerConfig {
+            lexicons: vec!["no_such_file.tsv".into()],
+            ..Default::default()
+        };
+        assert!(SpinnerStage::new(&missing, &cx).is_err());
+    }
+
+    #[test]
+    fn validates_options() {
+        let bad = SpinnerConfig {
+            threshold: 1.5,
+            ..Default::default()
+        };
+        assert!(Spinner::validate(&bad).is_err());
+        assert!(Spinner::validate(&SpinnerConfig::default()).is_ok());
+    }
+}
