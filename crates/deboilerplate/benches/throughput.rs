@@ -42,7 +42,7 @@ fn docs() -> Vec<Document> {
         eprintln!("corpora absent: benchmarking on the seed fixtures");
         let dir = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/deboilerplate"
+            "/../../tests/fixtures/seeds"
         );
         for name in [
             "000_e7f6ed2af000063c.txt",

@@ -7,7 +7,7 @@ use sluicebox_deboilerplate::{Cleaner, DeboilerplateConfig};
 
 fn seed(name: &str) -> String {
     let path = format!(
-        "{}/../../tests/fixtures/deboilerplate/{name}",
+        "{}/../../tests/fixtures/seeds/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))

@@ -2,7 +2,8 @@
 //!
 //! `cargo bench -p sluicebox-decode --bench decode` (single thread).
 //!
-//! Input, built from `tests/fixtures/decode/`: the seed news pages and four
+//! Input, built from `tests/fixtures/seeds/` (the seed news pages) and
+//! `tests/fixtures/decode/`: four
 //! UDHR translations (Russian, Czech, Greek, Japanese), 40 copies each as
 //! separate documents (~4 MB). Cases:
 //! * `clean_text/*`: already-normalised UTF-8 (the JSONL case): `normalize`
@@ -35,12 +36,22 @@ macro_rules! fixture {
     };
 }
 
+macro_rules! seed {
+    ($name:literal) => {
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/fixtures/seeds/",
+            $name
+        ))
+    };
+}
+
 /// (text, the legacy encoding used for the raw_legacy case)
 fn sources() -> Vec<(&'static str, &'static Encoding)> {
     vec![
-        (fixture!("000_e7f6ed2af000063c.txt"), WINDOWS_1252),
-        (fixture!("002_31699701fbb39e56.txt"), WINDOWS_1252),
-        (fixture!("003_240feac35cea67fe.txt"), WINDOWS_1252),
+        (seed!("000_e7f6ed2af000063c.txt"), WINDOWS_1252),
+        (seed!("002_31699701fbb39e56.txt"), WINDOWS_1252),
+        (seed!("003_240feac35cea67fe.txt"), WINDOWS_1252),
         (fixture!("udhr_rus.txt"), WINDOWS_1251),
         (fixture!("udhr_ces.txt"), WINDOWS_1250),
         (fixture!("udhr_ell.txt"), WINDOWS_1253),

@@ -213,7 +213,7 @@ mod tests {
         let s = stage("");
         let seed = include_bytes!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/decode/000_e7f6ed2af000063c.txt"
+            "/../../tests/fixtures/seeds/000_e7f6ed2af000063c.txt"
         ));
         let mut doc = Document::from_bytes("seed", seed.to_vec());
         let (_, cx) = run(&s, &mut doc);

@@ -321,7 +321,7 @@ mod tests {
             "\ttab-indented\n",
             include_str!(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/../../tests/fixtures/decode/003_240feac35cea67fe.txt"
+                "/../../tests/fixtures/seeds/003_240feac35cea67fe.txt"
             )),
         ] {
             assert!(
@@ -335,11 +335,11 @@ mod tests {
     fn seeds_normalise_and_are_idempotent() {
         let seed000 = include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/decode/000_e7f6ed2af000063c.txt"
+            "/../../tests/fixtures/seeds/000_e7f6ed2af000063c.txt"
         ));
         let seed002 = include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/decode/002_31699701fbb39e56.txt"
+            "/../../tests/fixtures/seeds/002_31699701fbb39e56.txt"
         ));
         for seed in [seed000, seed002] {
             assert!(seed.contains("\u{a0}\n"), "seed should end lines in NBSP");

@@ -267,7 +267,7 @@ mod tests {
 
     #[test]
     fn estimate_tracks_exact_jaccard() {
-        let text = include_str!("../../../tests/fixtures/dedupe/002_31699701fbb39e56.txt");
+        let text = include_str!("../../../tests/fixtures/seeds/002_31699701fbb39e56.txt");
         let words: Vec<&str> = text.split_whitespace().collect();
         let mut sa = Vec::new();
         let mut sb = Vec::new();

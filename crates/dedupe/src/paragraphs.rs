@@ -177,7 +177,7 @@ fn close(content: &[Option<&str>], e: usize, i: usize) -> bool {
 mod tests {
     use super::*;
 
-    const SEED: &str = include_str!("../../../tests/fixtures/dedupe/002_31699701fbb39e56.txt");
+    const SEED: &str = include_str!("../../../tests/fixtures/seeds/002_31699701fbb39e56.txt");
 
     fn nonempty(s: &str) -> Vec<&str> {
         s.lines().map(str::trim).filter(|l| !l.is_empty()).collect()

@@ -2,9 +2,9 @@
 
 use super::*;
 
-const SEED_000: &str = include_str!("../../../tests/fixtures/dedupe/000_e7f6ed2af000063c.txt");
-const SEED_002: &str = include_str!("../../../tests/fixtures/dedupe/002_31699701fbb39e56.txt");
-const SEED_003: &str = include_str!("../../../tests/fixtures/dedupe/003_240feac35cea67fe.txt");
+const SEED_000: &str = include_str!("../../../tests/fixtures/seeds/000_e7f6ed2af000063c.txt");
+const SEED_002: &str = include_str!("../../../tests/fixtures/seeds/002_31699701fbb39e56.txt");
+const SEED_003: &str = include_str!("../../../tests/fixtures/seeds/003_240feac35cea67fe.txt");
 
 fn build(toml_src: &str, cx: &BuildContext) -> (Arc<dyn Prepare>, Box<dyn Decide>) {
     let table: toml::Table = toml::from_str(toml_src).unwrap();

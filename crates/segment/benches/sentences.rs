@@ -41,7 +41,7 @@ fn inputs() -> Option<Vec<String>> {
         "002_31699701fbb39e56.txt",
         "003_240feac35cea67fe.txt",
     ] {
-        let path = root.join("tests/fixtures/segment").join(seed);
+        let path = root.join("tests/fixtures/seeds").join(seed);
         docs.push(std::fs::read_to_string(path).ok()?);
     }
     for set in SETS {

@@ -414,7 +414,7 @@ mod tests {
 
     #[test]
     fn two_articles_with_the_same_template_split() {
-        let page = include_str!("../../../tests/fixtures/segment/002_31699701fbb39e56.txt");
+        let page = include_str!("../../../tests/fixtures/seeds/002_31699701fbb39e56.txt");
         let end = page
             .find("Somalia-Frontline States Summit")
             .unwrap_or(page.len());

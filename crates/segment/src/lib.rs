@@ -202,9 +202,15 @@ impl ParallelStage for SegmentStage {
 mod tests {
     use super::*;
 
+    /// A segment fixture, or one of the shared seed pages.
     fn fixture(name: &str) -> String {
+        let dir = if name.len() == 24 && name.ends_with(".txt") && !name.contains("article") {
+            "seeds"
+        } else {
+            "segment"
+        };
         let path = format!(
-            "{}/../../tests/fixtures/segment/{name}",
+            "{}/../../tests/fixtures/{dir}/{name}",
             env!("CARGO_MANIFEST_DIR")
         );
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
