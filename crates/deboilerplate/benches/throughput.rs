@@ -40,10 +40,7 @@ fn docs() -> Vec<Document> {
     }
     if out.is_empty() {
         eprintln!("corpora absent: benchmarking on the seed fixtures");
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/seeds"
-        );
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/seeds");
         for name in [
             "000_e7f6ed2af000063c.txt",
             "002_31699701fbb39e56.txt",

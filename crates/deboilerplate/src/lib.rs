@@ -255,6 +255,17 @@ fn is_prose(lf: &LineFeatures, z1: f32) -> bool {
     outside_comments && (prose || z1 >= SURE_CONTENT_Z)
 }
 
+/// Documents with at most this many content lines have too little context
+/// for the neighbour model alone to remove all of them.
+const SHORT_DOC_LINES: usize = 3;
+
+/// A plain sentence: at least 8 words ending in terminal punctuation, at
+/// least 25 % stopwords, no link and no lexicon hint, outside comments.
+fn is_sentence(lf: &LineFeatures) -> bool {
+    let f = &lf.f;
+    lf.words >= 8 && f[8] > 0.0 && f[7] >= 0.25 && f[12] == 0.0 && f[15] == 0.0 && f[17] == 0.0
+}
+
 /// Score given to lines removed by a rule, for their neighbours' context.
 const RULE_Z: f32 = -6.0;
 
@@ -370,6 +381,21 @@ impl Cleaner {
             } else {
                 None
             };
+        }
+        // Context decides only where there is context. When the model has
+        // removed every line of a short document (a one-paragraph news
+        // snippet has no neighbours to vouch for it), judge its lines on
+        // their own: the stage-1 score, or a plain sentence.
+        let model_only = a
+            .content
+            .iter()
+            .all(|&i| matches!(a.lines[i].removed, Some("model")));
+        if !a.content.is_empty() && a.content.len() <= SHORT_DOC_LINES && model_only {
+            for (k, &i) in a.content.iter().enumerate() {
+                if a.z1[k] >= threshold || is_sentence(&a.features[k]) {
+                    a.lines[i].removed = None;
+                }
+            }
         }
         a
     }
@@ -656,6 +682,33 @@ mod tests {
         });
         let (_, doc) = run(&c, &format!("{ARTICLE}\nSource link"));
         assert!(doc.text.ends_with("Source link"));
+    }
+
+    #[test]
+    fn a_one_paragraph_document_is_judged_on_its_own() {
+        // Sentences from seed 000 as one-paragraph documents (news snippets,
+        // descriptions): no neighbours to give context, still content.
+        let c = cleaner(DeboilerplateConfig::default());
+        for text in [
+            "Mr Sato said that the LDP will aim to hold higher-level talks with Taiwanese government officials in the future.",
+            "Japan and Taiwan do not have a diplomatic relationship and the meeting will be treated as a substitute for ministerial talks.",
+        ] {
+            let (v, doc) = run(&c, text);
+            assert!(matches!(v, Verdict::Changed), "{text}: {v:?}");
+            assert_eq!(doc.text, text);
+        }
+        // Navigation alone is still no content.
+        let (v, _) = run(&c, "Home Blog Page 191");
+        assert!(
+            matches!(
+                v,
+                Verdict::Drop {
+                    reason: "no_content",
+                    ..
+                }
+            ),
+            "{v:?}"
+        );
     }
 
     #[test]
