@@ -608,7 +608,9 @@ pub(crate) fn read_batches(
     n_stages: usize,
     send: &mut dyn FnMut(Batch) -> bool,
 ) {
-    const BATCH_BYTES: u64 = 8 << 20;
+    // Bytes per batch: with `in_flight` batches this bounds memory, so a
+    // small cap keeps peak RSS flat whatever the documents' sizes.
+    const BATCH_BYTES: u64 = 1 << 20;
     let new_batch = |index: u64| Batch {
         index,
         slots: Vec::with_capacity(batch_size.min(4096)),
