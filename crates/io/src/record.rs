@@ -124,6 +124,72 @@ impl<'de> serde::de::DeserializeSeed<'de> for FieldsSeed<'_> {
     }
 }
 
+/// Parsed fields that no longer borrow from the line.
+struct OwnedFields {
+    text: Option<TextValue>,
+    duplicate_text: bool,
+    others: Vec<(String, Box<RawValue>)>,
+}
+
+fn fields_to_owned(f: Fields<'_>) -> OwnedFields {
+    OwnedFields {
+        text: f.text,
+        duplicate_text: f.duplicate_text,
+        others: f
+            .others
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), v.to_owned()))
+            .collect(),
+    }
+}
+
+/// Replace `\uXXXX` escapes of unpaired UTF-16 surrogates with `\ufffd`;
+/// returns the new line and how many were replaced.
+fn replace_lone_surrogates(line: &str) -> (String, usize) {
+    fn unit(b: &[u8], i: usize) -> Option<u16> {
+        // b[i] == '\\', b[i + 1] == 'u', four hex digits follow.
+        if b.get(i + 1) != Some(&b'u') {
+            return None;
+        }
+        let hex = std::str::from_utf8(b.get(i + 2..i + 6)?).ok()?;
+        u16::from_str_radix(hex, 16).ok()
+    }
+    let b = line.as_bytes();
+    let mut out = String::with_capacity(line.len());
+    let mut n = 0;
+    let mut last = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        match unit(b, i) {
+            Some(0xD800..=0xDBFF) => match unit(b, i + 6) {
+                Some(0xDC00..=0xDFFF) if b.get(i + 6) == Some(&b'\\') => i += 12,
+                _ => {
+                    out.push_str(&line[last..i]);
+                    out.push_str("\\ufffd");
+                    n += 1;
+                    i += 6;
+                    last = i;
+                }
+            },
+            Some(0xDC00..=0xDFFF) => {
+                out.push_str(&line[last..i]);
+                out.push_str("\\ufffd");
+                n += 1;
+                i += 6;
+                last = i;
+            }
+            // Any other escape (including `\\`): skip both characters.
+            _ => i += 2,
+        }
+    }
+    out.push_str(&line[last..]);
+    (out, n)
+}
+
 /// Parse one raw record into a document (seq and source are set by the
 /// caller). The error is the message to report after `file:line: `.
 pub fn parse_record(raw: RawRecord, opts: &RecordOptions) -> Result<Document, String> {
@@ -140,9 +206,6 @@ pub fn parse_record(raw: RawRecord, opts: &RecordOptions) -> Result<Document, St
         }
         RawKind::Json(line) => {
             use serde::de::DeserializeSeed;
-            let seed = FieldsSeed {
-                text_field: &opts.text_field,
-            };
             // Validate UTF-8 once for the whole line; parsing from &str then
             // skips serde_json's per-string validation.
             let line = std::str::from_utf8(&line).map_err(|u| {
@@ -151,11 +214,32 @@ pub fn parse_record(raw: RawRecord, opts: &RecordOptions) -> Result<Document, St
                     u.valid_up_to()
                 )
             })?;
-            let mut de = serde_json::Deserializer::from_str(line);
-            let fields = seed
-                .deserialize(&mut de)
-                .and_then(|f| de.end().map(|_| f))
-                .map_err(|e| format!("invalid JSON: {e}"))?;
+            let parse = |line: &str| {
+                let seed = FieldsSeed {
+                    text_field: &opts.text_field,
+                };
+                let mut de = serde_json::Deserializer::from_str(line);
+                seed.deserialize(&mut de)
+                    .and_then(|f| de.end().map(|_| f))
+                    .map(|f| fields_to_owned(f))
+            };
+            let mut lone_surrogates = 0;
+            let fields = match parse(line) {
+                Ok(f) => f,
+                Err(e) => {
+                    // Bad JSON encoders write lone UTF-16 surrogates
+                    // (`\ud83d` without its pair); keep the record with
+                    // U+FFFD in their place rather than lose it.
+                    let (fixed, n) = replace_lone_surrogates(line);
+                    match (n > 0).then(|| parse(&fixed)) {
+                        Some(Ok(f)) => {
+                            lone_surrogates = n;
+                            f
+                        }
+                        _ => return Err(format!("invalid JSON: {e}")),
+                    }
+                }
+            };
             if fields.duplicate_text {
                 return Err(format!("field `{}` appears twice", opts.text_field));
             }
@@ -174,6 +258,7 @@ pub fn parse_record(raw: RawRecord, opts: &RecordOptions) -> Result<Document, St
             let mut charset = None;
             let mut passthrough = Vec::with_capacity(fields.others.len());
             for (k, v) in fields.others {
+                let k: &str = &k;
                 if k == opts.id_field && id.is_none() {
                     id = Some(match serde_json::from_str::<String>(v.get()) {
                         Ok(s) => s,
@@ -186,10 +271,10 @@ pub fn parse_record(raw: RawRecord, opts: &RecordOptions) -> Result<Document, St
                             continue;
                         }
                     }
-                    if opts.charset_field.as_deref() == Some(&k) {
+                    if opts.charset_field.as_deref() == Some(k) {
                         charset = serde_json::from_str::<String>(v.get()).ok();
                     }
-                    passthrough.push((k.into_owned(), v.to_owned()));
+                    passthrough.push((k.to_string(), v));
                 }
             }
             let Some(text) = text else {
@@ -202,6 +287,9 @@ pub fn parse_record(raw: RawRecord, opts: &RecordOptions) -> Result<Document, St
             doc.charset_hint = charset.filter(|c| !c.is_empty());
             if let Some(s) = source {
                 doc.source = s;
+            }
+            if lone_surrogates > 0 {
+                doc.set_attr("lone_surrogates", lone_surrogates);
             }
             Ok(doc)
         }
@@ -239,6 +327,21 @@ mod tests {
         assert_eq!(names, ["url", "meta", "declared_charset"]);
         assert_eq!(d.fields[1].1.get(), r#"{"b":[1,2.50]}"#);
         assert_eq!(d.url().as_deref(), Some("https://x.org/a"));
+    }
+
+    #[test]
+    fn lone_surrogate_escapes_become_replacement_characters() {
+        let d = json(r#"{"id":"s","text":"broken \ud83d escape, pair \ud83d\ude00, low \udc00, path C:\\ud83d"}"#)
+            .unwrap();
+        assert_eq!(
+            d.text,
+            "broken \u{fffd} escape, pair 😀, low \u{fffd}, path C:\\ud83d"
+        );
+        assert_eq!(d.attributes["lone_surrogates"], 2);
+        // A record that is broken otherwise is still an error.
+        assert!(json(r#"{"text":"\ud83d" "#)
+            .unwrap_err()
+            .starts_with("invalid JSON"));
     }
 
     #[test]
