@@ -7,17 +7,14 @@
 //! builds its own partials; the collector merges them in batch order.
 
 use crate::config::Config;
-use crate::engine::{self, ParallelFn, Phase};
+use crate::engine::{ParallelFn, Phase};
 use crate::plan::{Plan, ProfileSet};
 use crate::registry::Registry;
 use crate::runner::{
-    guarded, phases_of, read_batches, Batch, BySource, Partials, RunOptions, Shared, Slot,
+    drive, guarded, phases_of, Batch, BySource, Partials, RunOptions, Shared, Slot,
 };
-use crate::sources::SourceMatcher;
 use sluicebox_core::{BuildContext, Cx, Document, ProfileBuilder, Verdict};
-use sluicebox_io::RecordOptions;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 const MAGIC: &[u8; 8] = b"SLBXPRF1";
@@ -95,20 +92,11 @@ pub fn build_profiles(
     }
     let type_names: Vec<String> = config.stages.iter().map(|e| e.type_name.clone()).collect();
     let n_stages = type_names.len();
-    let shared = Arc::new(Shared {
-        stage_ids: plan.stages.iter().map(|s| s.id.clone()).collect(),
-        record_opts: RecordOptions {
-            text_field: config.input.text_field.clone(),
-            id_field: config.input.id_field.clone(),
-            charset_field: config.input.charset_field.clone(),
-        },
-        matcher: SourceMatcher::new(config),
-        decodes: plan.decodes.clone(),
-        abort_on_error: false,
-        rejects_text: false,
-        cancel: AtomicBool::new(false),
-        fatal: Mutex::new(None),
-    });
+    let shared = Arc::new(Shared::new(
+        config,
+        plan.stages.iter().map(|s| s.id.clone()).collect(),
+        plan.decodes.clone(),
+    ));
     // Parallel stages in chain order, by position.
     let (pars, _) = phases_of(plan);
     let mut by_pos: ParByPos = vec![None; n_stages];
@@ -170,61 +158,33 @@ pub fn build_profiles(
     });
     let merged: Arc<Mutex<Partials>> = Arc::new(Mutex::new(Vec::new()));
     let m2 = merged.clone();
-    let threads = opts.effective_threads();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| format!("cannot start worker threads: {e}"))?;
-    let inputs = opts.inputs;
-    let input_errors = opts.input_errors;
-    let batch_size = opts.batch_size.max(1);
-    let max_doc_bytes = config.input.max_doc_bytes;
     let progress = opts.progress.clone();
-    let sh_reader = shared.clone();
     let mut records = 0u64;
     let mut bytes = 0u64;
-    engine::run(
-        Arc::new(pool),
-        if opts.in_flight == 0 {
-            threads * 4
-        } else {
-            opts.in_flight
-        },
-        vec![Phase {
-            parallel,
-            ordered: None,
-        }],
-        move |send| {
-            read_batches(
-                &inputs,
-                &input_errors,
-                batch_size,
-                max_doc_bytes,
-                n_stages,
-                &mut |b| !sh_reader.cancel.load(Ordering::SeqCst) && send(b),
-            )
-        },
-        move |b: Batch| {
-            records += b.stats.totals.records;
-            bytes += b.input_bytes;
-            if let Some(p) = &progress {
-                p(records, bytes);
-            }
-            if let Ok(mut acc) = m2.lock() {
-                if acc.is_empty() {
-                    *acc = b.partials;
-                } else {
-                    for (a, p) in acc.iter_mut().zip(b.partials) {
-                        match (a.as_mut(), p) {
-                            (Some(a), Some(p)) => a.merge(p),
-                            (None, Some(p)) => *a = Some(p),
-                            _ => {}
-                        }
+    let phases = vec![Phase {
+        parallel,
+        ordered: None,
+    }];
+    drive(config, opts, &shared, n_stages, phases, move |b: Batch| {
+        records += b.stats.totals.records;
+        bytes += b.input_bytes;
+        if let Some(p) = &progress {
+            p(records, bytes);
+        }
+        if let Ok(mut acc) = m2.lock() {
+            if acc.is_empty() {
+                *acc = b.partials;
+            } else {
+                for (a, p) in acc.iter_mut().zip(b.partials) {
+                    match (a.as_mut(), p) {
+                        (Some(a), Some(p)) => a.merge(p),
+                        (None, Some(p)) => *a = Some(p),
+                        _ => {}
                     }
                 }
             }
-        },
-    );
+        }
+    })?;
     if let Some(f) = shared.fatal.lock().ok().and_then(|f| f.clone()) {
         return Err(f);
     }

@@ -226,6 +226,23 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    pub fn new(config: &Config, stage_ids: Vec<String>, decodes: Vec<bool>) -> Shared {
+        Shared {
+            stage_ids,
+            record_opts: RecordOptions {
+                text_field: config.input.text_field.clone(),
+                id_field: config.input.id_field.clone(),
+                charset_field: config.input.charset_field.clone(),
+            },
+            matcher: SourceMatcher::new(config),
+            decodes,
+            abort_on_error: config.run.on_error == "abort",
+            rejects_text: config.output.rejects_text,
+            cancel: AtomicBool::new(false),
+            fatal: Mutex::new(None),
+        }
+    }
+
     pub fn fail(&self, msg: String) {
         if let Ok(mut f) = self.fatal.lock() {
             if f.is_none() {
@@ -738,15 +755,56 @@ impl Sink {
     }
 }
 
-/// Run the cleaning pass.
-pub fn run(config: &Config, plan: Plan, opts: RunOptions) -> RunSummary {
-    let started = Instant::now();
+/// Read `opts.inputs` as batches on a reader thread and run them through
+/// `phases` on a pool of `opts` threads into `sink` (in input order). The
+/// one driver behind the cleaning pass and the profile pass.
+pub(crate) fn drive(
+    config: &Config,
+    opts: RunOptions,
+    shared: &Arc<Shared>,
+    n_stages: usize,
+    phases: Vec<Phase<Batch>>,
+    sink: impl FnMut(Batch) + Send + 'static,
+) -> Result<(), String> {
     let threads = opts.effective_threads();
     let in_flight = if opts.in_flight == 0 {
         threads * 4
     } else {
         opts.in_flight
     };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("sluicebox-worker-{i}"))
+        .build()
+        .map_err(|e| format!("cannot start {threads} worker threads: {e}"))?;
+    let inputs = opts.inputs;
+    let input_errors = opts.input_errors;
+    let batch_size = opts.batch_size.max(1);
+    let max_doc_bytes = config.input.max_doc_bytes;
+    let sh_reader = shared.clone();
+    engine::run(
+        Arc::new(pool),
+        in_flight,
+        phases,
+        move |send| {
+            read_batches(
+                &inputs,
+                &input_errors,
+                batch_size,
+                max_doc_bytes,
+                n_stages,
+                &mut |b| !sh_reader.cancel.load(Ordering::SeqCst) && send(b),
+            )
+        },
+        sink,
+    );
+    Ok(())
+}
+
+/// Run the cleaning pass.
+pub fn run(config: &Config, plan: Plan, opts: RunOptions) -> RunSummary {
+    let started = Instant::now();
+    let threads = opts.effective_threads();
     let stage_ids: Vec<String> = plan.stages.iter().map(|s| s.id.clone()).collect();
     let stage_meta: Vec<(String, String, &'static str)> = plan
         .stages
@@ -754,20 +812,7 @@ pub fn run(config: &Config, plan: Plan, opts: RunOptions) -> RunSummary {
         .map(|s| (s.id.clone(), s.type_name.clone(), s.placement))
         .collect();
     let n_stages = stage_ids.len();
-    let shared = Arc::new(Shared {
-        stage_ids: stage_ids.clone(),
-        record_opts: RecordOptions {
-            text_field: config.input.text_field.clone(),
-            id_field: config.input.id_field.clone(),
-            charset_field: config.input.charset_field.clone(),
-        },
-        matcher: SourceMatcher::new(config),
-        decodes: plan.decodes.clone(),
-        abort_on_error: config.run.on_error == "abort",
-        rejects_text: config.output.rejects_text,
-        cancel: AtomicBool::new(false),
-        fatal: Mutex::new(None),
-    });
+    let shared = Arc::new(Shared::new(config, stage_ids.clone(), plan.decodes.clone()));
 
     let compression =
         OutputCompression::parse(&config.output.compression).unwrap_or(OutputCompression::None);
@@ -809,24 +854,6 @@ pub fn run(config: &Config, plan: Plan, opts: RunOptions) -> RunSummary {
         print_errors: opts.print_errors,
     };
 
-    let pool = match rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("sluicebox-worker-{i}"))
-        .build()
-    {
-        Ok(p) => Arc::new(p),
-        Err(e) => {
-            return RunSummary {
-                stats: Stats::default(),
-                busy_seconds: Vec::new(),
-                wall_seconds: 0.0,
-                threads,
-                fatal: Some(format!("cannot start {threads} worker threads: {e}")),
-                outputs,
-            }
-        }
-    };
-
     let (pars, ords) = phases_of(plan);
     let mut phases: Vec<Phase<Batch>> = Vec::new();
     for (par, ord) in pars.into_iter().zip(ords) {
@@ -841,36 +868,27 @@ pub fn run(config: &Config, plan: Plan, opts: RunOptions) -> RunSummary {
         });
         phases.push(Phase { parallel, ordered });
     }
-    let inputs = opts.inputs;
-    let input_errors = opts.input_errors;
-    let batch_size = opts.batch_size.max(1);
-    let max_doc_bytes = config.input.max_doc_bytes;
-    let sh_reader = shared.clone();
-    let sh_sink = shared.clone();
     let sink = Arc::new(Mutex::new(Some(sink)));
     let sink_in = sink.clone();
-    engine::run(
-        pool,
-        in_flight,
-        phases,
-        move |send| {
-            read_batches(
-                &inputs,
-                &input_errors,
-                batch_size,
-                max_doc_bytes,
-                n_stages,
-                &mut |b| !sh_reader.cancel.load(Ordering::SeqCst) && send(b),
-            )
-        },
-        move |b: Batch| {
-            if let Ok(mut guard) = sink_in.lock() {
-                if let Some(s) = guard.as_mut() {
-                    s.write(&sh_sink, b);
-                }
+    let sh_sink = shared.clone();
+    let out_dir = opts.out_dir.clone();
+    let command = opts.command.clone();
+    if let Err(fatal) = drive(config, opts, &shared, n_stages, phases, move |b: Batch| {
+        if let Ok(mut guard) = sink_in.lock() {
+            if let Some(s) = guard.as_mut() {
+                s.write(&sh_sink, b);
             }
-        },
-    );
+        }
+    }) {
+        return RunSummary {
+            stats: Stats::default(),
+            busy_seconds: Vec::new(),
+            wall_seconds: started.elapsed().as_secs_f64(),
+            threads,
+            fatal: Some(fatal),
+            outputs,
+        };
+    }
     let sink = sink.lock().ok().and_then(|mut g| g.take());
     let Some(sink) = sink else {
         return RunSummary {
@@ -898,7 +916,7 @@ pub fn run(config: &Config, plan: Plan, opts: RunOptions) -> RunSummary {
         .collect();
     let mut fatal = fatal;
     if fatal.is_none() {
-        if let Some(dir) = &opts.out_dir {
+        if let Some(dir) = &out_dir {
             for w in [docs, rejects].into_iter().flatten() {
                 match w.finish() {
                     Ok(files) => outputs.extend(files),
@@ -916,7 +934,7 @@ pub fn run(config: &Config, plan: Plan, opts: RunOptions) -> RunSummary {
                     wall_seconds,
                     threads,
                     config,
-                    &opts.command,
+                    &command,
                 );
                 let path = dir.join("stats.json");
                 match write_atomic(&path, &doc) {
