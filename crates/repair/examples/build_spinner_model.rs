@@ -15,7 +15,7 @@
 //!
 //! and of
 //! * `web_raw/dolma_sample-0000.warc.gz`, `dolma_sample-0001.warc.gz`
-//!   (Apache-2.0; the HTML responses, ~37 personal/academic web pages,
+//!   (Apache-2.0; the HTML responses: 32 English personal/academic pages,
 //!   reduced to text here by dropping scripts, styles and tags),
 //! * `sbd/pysbd_tests_all_languages.json`, the `text` of the `lang` `en`
 //!   records (MIT; pySBD's English sentence-segmentation test texts).
