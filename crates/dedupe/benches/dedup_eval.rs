@@ -354,10 +354,12 @@ fn main() {
         idx_time.as_secs_f64()
     );
     println!(
-        "index after {} kept docs: near level {} bytes ({:.1} B/doc), exact {} bytes, ids {} bytes",
+        "index after {} kept docs: near level {} bytes in memory ({:.1} B/doc) + {} bytes on disk ({:.1} B/doc), exact {} bytes, ids {} bytes",
         decider.index().docs(),
-        ib.near_bands + ib.near_sigs,
-        (ib.near_bands + ib.near_sigs) as f64 / decider.index().docs().max(1) as f64,
+        ib.near_memory(),
+        ib.near_memory() as f64 / decider.index().docs().max(1) as f64,
+        ib.near_disk,
+        ib.near_disk as f64 / decider.index().docs().max(1) as f64,
         ib.exact,
         ib.ids
     );
@@ -382,9 +384,12 @@ fn report_pairs(
     for (i, d) in docs.iter().enumerate() {
         let sig = minhash::near_signature(&d.1, &params, scratch);
         if let Some(sig) = &sig {
-            index.for_each_match(sig, threshold, |j, est| {
+            let found = index.for_each_match(sig, threshold, |j, est| {
                 predicted.insert((j, i as u32), est);
             });
+            if let Err(e) = found {
+                println!("error: {e}");
+            }
         }
         let _ = index.add(&d.0, None, sig.as_ref());
     }

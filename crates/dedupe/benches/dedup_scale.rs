@@ -100,11 +100,13 @@ fn index_line(decider: &Decider) -> String {
     let b = decider.index().bytes();
     let n = decider.index().docs().max(1) as f64;
     format!(
-        "index: {} kept docs; near level {:.1} B/doc (bands {:.1} + signatures {:.1}); exact level {:.1} B/doc; ids {:.1} B/doc; total {:.1} MB",
+        "index: {} kept docs; near level in memory {:.1} B/doc (bands {:.1} + 1-bit signatures {:.1} + set offsets {:.1}), on disk {:.1} B/doc; exact level {:.1} B/doc; ids {:.1} B/doc; total in memory {:.1} MB",
         decider.index().docs(),
-        (b.near_bands + b.near_sigs) as f64 / n,
+        b.near_memory() as f64 / n,
         b.near_bands as f64 / n,
         b.near_sigs as f64 / n,
+        b.near_offsets as f64 / n,
+        b.near_disk as f64 / n,
         b.exact as f64 / n,
         b.ids as f64 / n,
         b.total() as f64 / 1e6

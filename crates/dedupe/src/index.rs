@@ -17,13 +17,26 @@
 //!   count, bounded probe length each). Bytes per band entry are between
 //!   4 / 0.7 (a generation just filled) and 8 / 0.7 (one just started).
 //!
+//! The 1-bit signature is only a prefilter: a candidate whose 1-bit
+//! estimate is within [`PREFILTER_MARGIN`] of the threshold is verified on
+//! its bottom-k shingle set ([`SET_K`] 32-bit hashes at most), which lives
+//! on disk in an append-only *sets file* (a temporary file, or
+//! `<index>.sets` next to a persistent index) read with one positioned read
+//! per verified candidate. Memory keeps a 4-byte record offset per document
+//! (in 16-byte units, so the file may reach 64 GiB). Verified candidates
+//! are near-duplicates in practice, so reads are rare (about one per
+//! dropped document).
+//!
 //! Lookups and inserts are O(bands * generations) expected; the index is
 //! saved with postcard behind a magic/version header.
 
-use crate::minhash::{NearSig, SigParams};
+use crate::minhash::{NearSig, SigParams, SET_K};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::fs::File;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
 /// Keys are already hashes: pass them through.
 #[derive(Default)]
@@ -63,6 +76,190 @@ fn fingerprint(key: u64) -> u32 {
 
 /// Documents per signature chunk.
 const SIG_CHUNK: usize = 1 << 12;
+
+/// A candidate is read from disk when its 1-bit estimate is at least
+/// `threshold - PREFILTER_MARGIN`: four standard deviations of the 1-bit
+/// estimate at J = 0.8 (0.0375 with 256 bits), so the prefilter loses
+/// almost no true near-duplicate.
+pub const PREFILTER_MARGIN: f64 = 0.15;
+
+/// Offset of a document without a verification set.
+const NO_SET: u32 = u32::MAX;
+/// Sets-file records start on multiples of this, so a `u32` offset in these
+/// units addresses 64 GiB.
+const SET_ALIGN: u64 = 16;
+const SETS_MAGIC: &[u8; 8] = b"SBDSETS\0";
+/// The sets file starts with magic, version and padding to SET_ALIGN.
+const SETS_HEADER: u64 = 16;
+/// Appends are buffered up to this many bytes before a write.
+const SETS_BUF: usize = 1 << 20;
+
+/// The append-only sets file: records of `count: u32` then `count` u32
+/// hashes (little endian), each padded to SET_ALIGN bytes.
+#[derive(Debug)]
+struct SetStore {
+    file: File,
+    /// Where the file lives when it is kept (None: an unnamed temp file).
+    path: Option<PathBuf>,
+    /// Bytes in the file plus the buffer.
+    len: u64,
+    /// Not yet written records, which start at `len - buf.len()`.
+    buf: Vec<u8>,
+}
+
+impl SetStore {
+    fn header() -> [u8; SETS_HEADER as usize] {
+        let mut h = [0u8; SETS_HEADER as usize];
+        h[..8].copy_from_slice(SETS_MAGIC);
+        h[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        h
+    }
+
+    /// A fresh store: a temp file, or `path` truncated.
+    fn create(path: Option<&Path>) -> Result<Self, String> {
+        let file = match path {
+            None => tempfile::tempfile().map_err(|e| format!("dedupe sets temp file: {e}"))?,
+            Some(p) => File::options()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(p)
+                .map_err(|e| format!("{}: {e}", p.display()))?,
+        };
+        let mut store = SetStore {
+            file,
+            path: path.map(Path::to_path_buf),
+            len: 0,
+            buf: Vec::new(),
+        };
+        store.buf.extend_from_slice(&Self::header());
+        store.len = SETS_HEADER;
+        Ok(store)
+    }
+
+    /// An existing sets file of which the index uses the first `len` bytes
+    /// (anything after them was appended by a run that never saved).
+    fn open(path: &Path, len: u64) -> Result<Self, String> {
+        let name = path.display();
+        let mut file = File::options()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| format!("sets file {name} of the index: {e}"))?;
+        let mut head = [0u8; SETS_HEADER as usize];
+        file.read_exact(&mut head)
+            .map_err(|e| format!("sets file {name}: {e}"))?;
+        if head != Self::header() {
+            return Err(format!(
+                "{name} is not a sets file of this index format (version {VERSION})"
+            ));
+        }
+        let actual = file.metadata().map_err(|e| e.to_string())?.len();
+        if actual < len {
+            return Err(format!(
+                "sets file {name} is {actual} bytes, the index expects {len}: truncated"
+            ));
+        }
+        file.set_len(len).map_err(|e| format!("{name}: {e}"))?;
+        Ok(SetStore {
+            file,
+            path: Some(path.to_path_buf()),
+            len,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Appends a set; returns its offset in SET_ALIGN units.
+    fn append(&mut self, set: &[u32]) -> Result<u32, String> {
+        let unit = u32::try_from(self.len / SET_ALIGN)
+            .ok()
+            .filter(|&u| u != NO_SET)
+            .ok_or("dedupe sets file reached 64 GiB; deduplicate the input in parts")?;
+        let start = self.buf.len();
+        self.buf
+            .extend_from_slice(&(set.len() as u32).to_le_bytes());
+        for v in set {
+            self.buf.extend_from_slice(&v.to_le_bytes());
+        }
+        let padded = (self.buf.len() - start).next_multiple_of(SET_ALIGN as usize);
+        self.buf.resize(start + padded, 0);
+        self.len += padded as u64;
+        if self.buf.len() >= SETS_BUF {
+            self.flush()?;
+        }
+        Ok(unit)
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let at = self.len - self.buf.len() as u64;
+        self.file
+            .seek(SeekFrom::Start(at))
+            .and_then(|_| self.file.write_all(&self.buf))
+            .map_err(|e| format!("dedupe sets file: {e}"))?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Reads the set at `unit` into `out`.
+    fn read(&self, unit: u32, out: &mut Vec<u32>) -> Result<(), String> {
+        let at = unit as u64 * SET_ALIGN;
+        let buf_start = self.len - self.buf.len() as u64;
+        let corrupt = || format!("dedupe sets file: bad record at byte {at}");
+        out.clear();
+        if at >= buf_start {
+            let rec = self
+                .buf
+                .get((at - buf_start) as usize..)
+                .ok_or_else(corrupt)?;
+            let n = rec
+                .get(..4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                .filter(|&n| n <= SET_K)
+                .ok_or_else(corrupt)?;
+            let body = rec.get(4..4 + 4 * n).ok_or_else(corrupt)?;
+            out.extend(
+                body.chunks_exact(4)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            );
+            return Ok(());
+        }
+        // One read of the largest record; the file may end sooner.
+        let mut bytes = vec![0u8; 4 + 4 * SET_K];
+        let mut f = &self.file;
+        f.seek(SeekFrom::Start(at)).map_err(|e| e.to_string())?;
+        let mut got = 0;
+        while got < bytes.len() {
+            match f.read(&mut bytes[got..]) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("dedupe sets file: {e}")),
+            }
+        }
+        let n = bytes
+            .get(..4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .filter(|&n| n <= SET_K && 4 + 4 * n <= got)
+            .ok_or_else(corrupt)?;
+        out.extend(
+            bytes[4..4 + 4 * n]
+                .chunks_exact(4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        );
+        Ok(())
+    }
+}
+
+/// The sets file kept next to a persistent index.
+pub fn sets_path(index: &Path) -> PathBuf {
+    let mut name = index.as_os_str().to_owned();
+    name.push(".sets");
+    PathBuf::from(name)
+}
 
 fn bit(words: &[u64], i: usize) -> u64 {
     words.get(i / 64).map_or(0, |w| (w >> (i % 64)) & 1)
@@ -149,11 +346,20 @@ pub struct IndexBytes {
     pub exact: usize,
     pub near_bands: usize,
     pub near_sigs: usize,
+    /// Sets-file offsets (4 bytes per document).
+    pub near_offsets: usize,
+    /// On disk, not in memory: the sets file.
+    pub near_disk: u64,
     pub paragraphs: usize,
 }
 impl IndexBytes {
+    /// In-memory bytes (the sets file is not counted).
     pub fn total(&self) -> usize {
-        self.ids + self.exact + self.near_bands + self.near_sigs + self.paragraphs
+        self.ids + self.exact + self.near_memory() + self.paragraphs
+    }
+    /// In-memory bytes of the near-duplicate level.
+    pub fn near_memory(&self) -> usize {
+        self.near_bands + self.near_sigs + self.near_offsets
     }
 }
 
@@ -169,6 +375,13 @@ pub struct Index {
     /// memory per document stays num_perm / 8 bytes (a growing Vec would
     /// over-allocate by up to 2x).
     sigs: Vec<Vec<u64>>,
+    /// Per document, the sets-file offset of its verification set in
+    /// SET_ALIGN units (NO_SET: none), in chunks of SIG_CHUNK like `sigs`.
+    set_offsets: Vec<Vec<u32>>,
+    /// Bytes of the sets file this index refers to.
+    sets_len: u64,
+    #[serde(skip)]
+    store: Option<SetStore>,
     bands: Vec<BandTable>,
     #[serde(with = "exact_serde")]
     paragraphs: HashMapU64<u32>,
@@ -190,7 +403,9 @@ mod exact_serde {
 }
 
 const MAGIC: &[u8; 8] = b"SBDEDUP\0";
-const VERSION: u32 = 1;
+/// 2: verification sets in a separate sets file (version 1 kept 1-bit
+/// signatures only).
+const VERSION: u32 = 2;
 
 impl Index {
     pub fn new(params: IndexParams) -> Self {
@@ -223,21 +438,30 @@ impl Index {
     }
 
     /// The most similar kept document among the LSH candidates whose
-    /// estimated Jaccard is at least `threshold` (ties: the earliest).
-    pub fn best_near(&self, sig: &NearSig, threshold: f64) -> Option<(u32, f64)> {
+    /// verified Jaccard is at least `threshold` (ties: the earliest).
+    pub fn best_near(&self, sig: &NearSig, threshold: f64) -> Result<Option<(u32, f64)>, String> {
         let mut best: Option<(u32, f64)> = None;
-        self.for_each_match(sig, threshold, |doc, est| {
-            if best.is_none_or(|(d, s)| est > s || (est == s && doc < d)) {
-                best = Some((doc, est));
+        self.for_each_match(sig, threshold, |doc, sim| {
+            if best.is_none_or(|(d, s)| sim > s || (sim == s && doc < d)) {
+                best = Some((doc, sim));
             }
-        });
-        best
+        })?;
+        Ok(best)
     }
 
-    /// Calls `f(doc, estimate)` for every verified candidate (a document
-    /// found under several bands is reported once per band).
-    pub fn for_each_match(&self, sig: &NearSig, threshold: f64, mut f: impl FnMut(u32, f64)) {
-        let Some(p) = self.params else { return };
+    /// Calls `f(doc, similarity)` once for every candidate whose Jaccard,
+    /// verified on the bottom-k sets, is at least `threshold`, in document
+    /// order. Errors only when the sets file cannot be read.
+    pub fn for_each_match(
+        &self,
+        sig: &NearSig,
+        threshold: f64,
+        mut f: impl FnMut(u32, f64),
+    ) -> Result<(), String> {
+        let Some(p) = self.params else {
+            return Ok(());
+        };
+        let mut cands: Vec<u32> = Vec::new();
         for (b, &key) in sig.bands.iter().enumerate() {
             let Some(table) = self.bands.get(b) else {
                 break;
@@ -250,11 +474,36 @@ impl Index {
                     return;
                 }
                 let est = crate::minhash::estimate(&sig.bits, other, p.sig.num_perm);
-                if est >= threshold {
-                    f(doc, est);
+                if est >= threshold - PREFILTER_MARGIN {
+                    cands.push(doc);
                 }
             });
         }
+        cands.sort_unstable();
+        cands.dedup();
+        let mut other = Vec::new();
+        for doc in cands {
+            let Some(unit) = self.set_offset(doc).filter(|&u| u != NO_SET) else {
+                continue;
+            };
+            let Some(store) = &self.store else {
+                return Err("dedupe index: sets file not open".into());
+            };
+            store.read(unit, &mut other)?;
+            let sim = crate::minhash::set_jaccard(&sig.set, &other, SET_K);
+            if sim >= threshold {
+                f(doc, sim);
+            }
+        }
+        Ok(())
+    }
+
+    fn set_offset(&self, doc: u32) -> Option<u32> {
+        let d = doc as usize;
+        self.set_offsets
+            .get(d / SIG_CHUNK)?
+            .get(d % SIG_CHUNK)
+            .copied()
     }
 
     /// Remember a kept document; returns its number.
@@ -280,6 +529,24 @@ impl Index {
         if (doc as usize).is_multiple_of(SIG_CHUNK) {
             self.sigs
                 .push(Vec::with_capacity(SIG_CHUNK * self.sig_words));
+            self.set_offsets.push(Vec::with_capacity(SIG_CHUNK));
+        }
+        let unit = match near {
+            Some(sig) => {
+                if self.store.is_none() {
+                    self.store = Some(SetStore::create(None)?);
+                }
+                let Some(store) = self.store.as_mut() else {
+                    return Err("dedupe index: no sets file".into());
+                };
+                let unit = store.append(&sig.set)?;
+                self.sets_len = store.len;
+                unit
+            }
+            None => NO_SET,
+        };
+        if let Some(offsets) = self.set_offsets.last_mut() {
+            offsets.push(unit);
         }
         let Some(chunk) = self.sigs.last_mut() else {
             return Err("dedupe index: no signature chunk".into());
@@ -322,11 +589,46 @@ impl Index {
             // O(1): every chunk is allocated whole (loaded ones may be
             // smaller, so this is an upper bound); decide calls this per doc.
             near_sigs: self.sigs.len() * SIG_CHUNK * self.sig_words * 8,
+            near_offsets: self.set_offsets.len() * SIG_CHUNK * 4,
+            near_disk: self.sets_len,
             paragraphs: self.paragraphs.capacity() * entry,
         }
     }
 
-    pub fn save(&self, path: &std::path::Path) -> Result<(), String> {
+    /// Keeps the verification sets in `path` (normally [`sets_path`] of the
+    /// index file) from now on; sets already in a temp file are copied.
+    pub fn persist_sets(&mut self, path: &Path) -> Result<(), String> {
+        if self.store.as_ref().and_then(|s| s.path.as_deref()) == Some(path) {
+            return Ok(());
+        }
+        let mut new = SetStore::create(Some(path))?;
+        if let Some(old) = self.store.as_mut() {
+            old.flush()?;
+            let mut f = &old.file;
+            f.seek(SeekFrom::Start(SETS_HEADER))
+                .map_err(|e| e.to_string())?;
+            new.flush()?;
+            std::io::copy(&mut f.take(old.len - SETS_HEADER), &mut new.file)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            new.len = old.len;
+        }
+        self.store = Some(new);
+        self.sets_len = self.store.as_ref().map_or(0, |s| s.len);
+        Ok(())
+    }
+
+    /// Saves the index to `path` and its sets to [`sets_path`]`(path)`.
+    pub fn save(&mut self, path: &Path) -> Result<(), String> {
+        let sets = sets_path(path);
+        self.persist_sets(&sets)?;
+        if let Some(store) = self.store.as_mut() {
+            store.flush()?;
+            store
+                .file
+                .sync_all()
+                .map_err(|e| format!("{}: {e}", sets.display()))?;
+            self.sets_len = store.len;
+        }
         let body = postcard::to_stdvec(self).map_err(|e| e.to_string())?;
         let mut out = Vec::with_capacity(body.len() + 12);
         out.extend_from_slice(MAGIC);
@@ -346,10 +648,11 @@ impl Index {
         let version = u32::from_le_bytes([data[8], data[9], data[10], data[11]]);
         if version != VERSION {
             return Err(format!(
-                "index format version {version}, this build reads {VERSION}"
+                "index format version {version}, this build reads only version {VERSION}; \
+                 delete the file (and any .sets file next to it) to build a new index"
             ));
         }
-        let index: Index =
+        let mut index: Index =
             postcard::from_bytes(&data[12..]).map_err(|e| format!("corrupt index: {e}"))?;
         match index.params {
             Some(p) if p == expect => {}
@@ -367,6 +670,7 @@ impl Index {
                 .sigs
                 .iter()
                 .any(|c| c.len() > SIG_CHUNK * index.sig_words)
+            || index.set_offsets.iter().map(Vec::len).sum::<usize>() != index.id_ends.len()
             || index
                 .bands
                 .iter()
@@ -374,6 +678,9 @@ impl Index {
                 .any(|g| !g.slots.len().is_power_of_two())
         {
             return Err("corrupt index: table sizes disagree".into());
+        }
+        if index.sets_len > 0 {
+            index.store = Some(SetStore::open(&sets_path(path), index.sets_len)?);
         }
         Ok(index)
     }
@@ -403,6 +710,12 @@ mod tests {
         NearSig {
             bands: (0..3).map(|b| fmix64(d * 8 + b)).collect(),
             bits: (0..2).map(|w| fmix64(d * 8 + 100 + w)).collect(),
+            set: {
+                let mut v: Vec<u32> = (0..40).map(|i| fmix64(d * 64 + i) as u32).collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            },
         }
     }
 
@@ -418,12 +731,15 @@ mod tests {
         assert_eq!(index.docs(), n as usize);
         assert!(index.bands[0].gens.len() >= 3, "tables should have grown");
         for d in [0, 1, SIG_CHUNK as u64 - 1, SIG_CHUNK as u64, n - 1] {
-            assert_eq!(index.best_near(&sig(d), 0.9), Some((d as u32, 1.0)));
+            assert_eq!(
+                index.best_near(&sig(d), 0.9).unwrap(),
+                Some((d as u32, 1.0))
+            );
             assert_eq!(index.exact(fmix64(d)), Some(d as u32));
             assert_eq!(index.id(d as u32), format!("doc-{d}"));
         }
         // Unrelated signatures match nothing at a high threshold.
-        assert_eq!(index.best_near(&sig(n + 7), 0.8), None);
+        assert_eq!(index.best_near(&sig(n + 7), 0.8).unwrap(), None);
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("i.idx");
@@ -431,13 +747,55 @@ mod tests {
         let back = Index::load(&path, params()).unwrap();
         assert_eq!(back.docs(), index.docs());
         assert_eq!(
-            back.best_near(&sig(n - 1), 0.9),
+            back.best_near(&sig(n - 1), 0.9).unwrap(),
             Some(((n - 1) as u32, 1.0))
         );
+        // The sets file sits next to the index; the loaded index reads it.
+        assert!(sets_path(&path).exists());
+        assert_eq!(back.bytes().near_disk, index.bytes().near_disk);
         let mut other = params();
         other.fold_case = false;
         assert!(Index::load(&path, other)
             .unwrap_err()
             .contains("different settings"));
+    }
+
+    /// A near-duplicate is decided on the verification set, not the 1-bit
+    /// prefilter: same bits and bands, but sets sharing 1 of 3 hashes.
+    #[test]
+    fn verification_uses_the_sets_not_the_bits() {
+        let mut index = Index::new(params());
+        let mut a = sig(1);
+        a.set = vec![10, 20, 30, 40, 50];
+        index.add("a", None, Some(&a)).unwrap();
+        let mut b = a.clone();
+        b.set = vec![10, 20, 30, 40, 60]; // J = 4/6
+        assert_eq!(index.best_near(&b, 0.8).unwrap(), None);
+        let (doc, sim) = index.best_near(&b, 0.6).unwrap().unwrap();
+        assert_eq!(doc, 0);
+        assert!((sim - 4.0 / 6.0).abs() < 1e-12);
+    }
+
+    /// Old index files and stray sets files give a clear error, not garbage.
+    #[test]
+    fn old_versions_and_missing_sets_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.idx");
+        let mut old = MAGIC.to_vec();
+        old.extend_from_slice(&1u32.to_le_bytes());
+        old.extend_from_slice(&[0; 32]);
+        std::fs::write(&path, &old).unwrap();
+        let err = Index::load(&path, params()).unwrap_err();
+        assert!(err.contains("version 1") && err.contains("delete"), "{err}");
+
+        let mut index = Index::new(params());
+        index.add("a", None, Some(&sig(1))).unwrap();
+        let path = dir.path().join("new.idx");
+        index.save(&path).unwrap();
+        std::fs::write(sets_path(&path), b"garbage garbage garbage").unwrap();
+        let err = Index::load(&path, params()).unwrap_err();
+        assert!(err.contains("not a sets file"), "{err}");
+        std::fs::remove_file(sets_path(&path)).unwrap();
+        assert!(Index::load(&path, params()).is_err());
     }
 }

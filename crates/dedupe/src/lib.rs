@@ -7,8 +7,11 @@
 //!   *kept* document's;
 //! * it is dropped as `near_duplicate` when it is a verified near-duplicate
 //!   of any earlier kept document: the two share at least one LSH band and
-//!   the Jaccard similarity of their word `ngram`-shingle sets, estimated
-//!   from `num_perm` one-permutation MinHash bits, is at least `threshold`;
+//!   the Jaccard similarity of their word `ngram`-shingle sets is at least
+//!   `threshold`. `num_perm` one-permutation MinHash bits in memory only
+//!   prefilter the candidates; the Jaccard is computed on the shingle sets
+//!   (bottom-4096 of 32-bit hashes, exact for shorter documents) kept in a
+//!   sets file on disk (see [`index`]);
 //! * a kept document loses the lines that repeat an earlier line of itself
 //!   ([`paragraphs`]) and, with `cross_doc_paragraphs`, long lines already
 //!   present in `max_repeats` earlier kept documents.
@@ -21,7 +24,10 @@
 //! **Cost.** Prepare (parallel): O(text length) for normalising, shingling
 //! and the paragraph scan, plus O(num_perm). Decide (ordered): O(bands x
 //! index generations) expected hash probes and signature comparisons of
-//! `num_perm / 64` words each, plus O(paragraphs) with `cross_doc_paragraphs`.
+//! `num_perm / 64` words each, one positioned read and an O(4096) merge per
+//! prefiltered candidate (about one per near-duplicate), plus O(paragraphs)
+//! with `cross_doc_paragraphs`. Prepare also sorts the shingle hashes:
+//! O(s log s) for s shingles.
 
 pub mod index;
 pub mod minhash;
@@ -60,16 +66,17 @@ pub struct DedupeConfig {
     /// and digits).
     pub ngram: usize,
     /// MinHash bins (one-permutation hashing); a multiple of 64. The index
-    /// keeps one bit per bin per document, so this sets the verification
-    /// signature to num_perm / 8 bytes.
+    /// keeps one bit per bin per document in memory (num_perm / 8 bytes), a
+    /// prefilter before the exact verification on disk.
     pub num_perm: usize,
     /// LSH bands; each kept document takes one 4-byte slot per band.
     pub bands: usize,
     /// MinHash bins per band. With the defaults (3 bands of 2 rows) a pair
     /// with Jaccard 0.85 shares a band with probability 0.98.
     pub rows: usize,
-    /// Jaccard similarity (estimated) at or above which a candidate counts
-    /// as a near-duplicate.
+    /// Jaccard similarity at or above which a candidate counts as a
+    /// near-duplicate (exact for documents of up to 4096 distinct shingles,
+    /// a bottom-4096 estimate beyond).
     pub threshold: f64,
     /// Remove lines that repeat an earlier line of the same document exactly
     /// or as a prefix, and a title repeated as the first body line.
@@ -90,8 +97,9 @@ pub struct DedupeConfig {
     /// to the config file.
     pub index: Option<String>,
     /// Refuse (error) when the in-memory index would grow beyond this many
-    /// bytes; about 95 bytes plus the id length per kept document with the
-    /// defaults (see the crate README).
+    /// bytes; about 100 bytes plus the id length per kept document with the
+    /// defaults (see the crate README). The verification sets on disk (up
+    /// to 4 KiB per kept document) are not counted.
     pub max_index_bytes: u64,
 }
 
@@ -153,7 +161,7 @@ impl StagePlugin for Dedupe {
         },
         Reason {
             code: "near_duplicate",
-            doc: "estimated Jaccard of word shingles with an earlier kept document >= threshold \
+            doc: "Jaccard of word shingles with an earlier kept document >= threshold \
                   (attributes.duplicate_of, attributes.similarity)",
         },
     ];
@@ -204,6 +212,13 @@ impl StagePlugin for Dedupe {
             }
             _ => Index::new(c.index_params()),
         };
+        let mut index = index;
+        if let Some(p) = &path {
+            let sets = index::sets_path(p);
+            index
+                .persist_sets(&sets)
+                .map_err(|e| StageError::file(sets.display().to_string(), e))?;
+        }
         Ok(Built::Split {
             prepare: Arc::new(Signer { config: c.clone() }),
             decide: Box::new(Decider {
@@ -394,7 +409,11 @@ impl Decider {
             });
         }
         if let Some(near) = &sig.near {
-            if let Some((doc, sim)) = self.index.best_near(near, self.config.threshold) {
+            let best = self
+                .index
+                .best_near(near, self.config.threshold)
+                .map_err(StageError::config)?;
+            if let Some((doc, sim)) = best {
                 return Ok(Judgement::NearDuplicate {
                     of: self.index.id(doc).to_string(),
                     similarity: sim,
@@ -437,7 +456,7 @@ impl Decide for Decider {
             Judgement::NearDuplicate { of, similarity } => {
                 cx.count("near_duplicates", 1);
                 let sim = (similarity * 1000.0).round() / 1000.0;
-                let detail = format!("estimated Jaccard {sim} with {of}");
+                let detail = format!("Jaccard {sim} with {of}");
                 doc.set_attr("duplicate_of", of);
                 doc.set_attr("similarity", sim);
                 return Ok(Verdict::drop("near_duplicate", detail));

@@ -128,8 +128,88 @@ pub struct SigParams {
 pub struct NearSig {
     /// One LSH key per band.
     pub bands: Vec<u64>,
-    /// `num_perm` bits, one per bin, packed into words.
+    /// `num_perm` bits, one per bin, packed into words: the in-memory
+    /// prefilter.
     pub bits: Vec<u64>,
+    /// The verification set: the [`SET_K`] smallest distinct 32-bit
+    /// shingle hashes, ascending (the whole set for shorter documents).
+    pub set: Vec<u32>,
+}
+
+/// Shingles kept per document for verification (bottom-k). Documents with
+/// at most this many distinct shingles (about 25 KB of text) are compared
+/// exactly; longer ones by a bottom-k estimate (standard deviation about
+/// sqrt(J(1-J)/k), 0.006 at J = 0.8). 1024 left 0.984 precision on the
+/// evaluation set (11 KB documents); the cost is disk, 4 bytes a shingle.
+pub const SET_K: usize = 4096;
+
+/// The `k` smallest distinct low-32-bit halves of the shingle hashes,
+/// ascending. O(n) expected: the hashes are uniform, so one counting-sort
+/// pass on their top log2(n) bits leaves about one value per bucket and an
+/// insertion-sort pass finishes (a general sort made the prepare step a
+/// quarter slower). Beyond 2^16 shingles buckets would grow, so a plain
+/// O(n log n) sort is used.
+pub fn bottom_k(shingles: &[u64], k: usize) -> Vec<u32> {
+    let n = shingles.len();
+    if n > 1 << 16 {
+        let mut v: Vec<u32> = shingles.iter().map(|&s| s as u32).collect();
+        v.sort_unstable();
+        v.dedup();
+        v.truncate(k);
+        return v;
+    }
+    let bits = (usize::BITS - n.leading_zeros()).clamp(1, 17);
+    let shift = 32 - bits;
+    let mut starts = vec![0usize; (1 << bits) + 1];
+    for &s in shingles {
+        starts[((s as u32) >> shift) as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut v = vec![0u32; n];
+    for &s in shingles {
+        let b = ((s as u32) >> shift) as usize;
+        v[starts[b]] = s as u32;
+        starts[b] += 1;
+    }
+    // Values are ordered across buckets; sort inside each (tiny) bucket.
+    for i in 1..n {
+        let x = v[i];
+        let mut j = i;
+        while j > 0 && v[j - 1] > x {
+            v[j] = v[j - 1];
+            j -= 1;
+        }
+        v[j] = x;
+    }
+    v.dedup();
+    v.truncate(k);
+    v
+}
+
+/// Jaccard similarity of two documents from their bottom-k sets (ascending,
+/// distinct): the share of the `k` smallest hashes of the union that are in
+/// both. Exact when both sets are whole (at most `k` shingles each).
+pub fn set_jaccard(a: &[u32], b: &[u32], k: usize) -> f64 {
+    let (mut i, mut j, mut union, mut inter) = (0, 0, 0usize, 0usize);
+    while union < k && (i < a.len() || j < b.len()) {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => {
+                inter += 1;
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x < y => i += 1,
+            (Some(_), Some(_)) | (None, _) => j += 1,
+            (Some(_), None) => i += 1,
+        }
+        union += 1;
+    }
+    if union == 0 {
+        return 1.0;
+    }
+    inter as f64 / union as f64
 }
 
 /// Densified OPH bins of a shingle set; `None` when there are no shingles.
@@ -177,7 +257,9 @@ pub fn oph_bins(shingles: &[u64], num_perm: usize) -> Option<Vec<u64>> {
 pub fn near_signature(text: &str, p: &SigParams, scratch: &mut Vec<u64>) -> Option<NearSig> {
     shingles(text, p.ngram, scratch);
     let bins = oph_bins(scratch, p.num_perm)?;
-    Some(sig_from_bins(&bins, p))
+    let mut sig = sig_from_bins(&bins, p);
+    sig.set = bottom_k(scratch, SET_K);
+    Some(sig)
 }
 
 /// [`near_signature`] from word hashes already computed.
@@ -188,10 +270,13 @@ pub fn near_signature_of_words(
 ) -> Option<NearSig> {
     shingles_of_words(words, p.ngram, scratch);
     let bins = oph_bins(scratch, p.num_perm)?;
-    Some(sig_from_bins(&bins, p))
+    let mut sig = sig_from_bins(&bins, p);
+    sig.set = bottom_k(scratch, SET_K);
+    Some(sig)
 }
 
-/// Band keys and bits from densified bins.
+/// Band keys and bits from densified bins (the verification set is left
+/// empty: it needs the shingles).
 pub fn sig_from_bins(bins: &[u64], p: &SigParams) -> NearSig {
     let mut bands = Vec::with_capacity(p.bands);
     for b in 0..p.bands {
@@ -205,7 +290,11 @@ pub fn sig_from_bins(bins: &[u64], p: &SigParams) -> NearSig {
     for (i, &v) in bins.iter().enumerate() {
         bits[i / 64] |= (fmix64(v) & 1) << (i % 64);
     }
-    NearSig { bands, bits }
+    NearSig {
+        bands,
+        bits,
+        set: Vec::new(),
+    }
 }
 
 /// Estimated Jaccard similarity of two 1-bit signatures of `num_perm` bits:
@@ -287,6 +376,35 @@ mod tests {
                 "keep {keep}: est {est} truth {truth}"
             );
         }
+    }
+
+    #[test]
+    fn set_jaccard_is_exact_for_small_sets_and_close_for_large() {
+        let text = include_str!("../../../tests/fixtures/seeds/002_31699701fbb39e56.txt");
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let (mut sa, mut sb) = (Vec::new(), Vec::new());
+        for (keep, k) in [(0.9, 1 << 20), (0.8, 1 << 20), (0.9, 256), (0.5, 256)] {
+            let cut = (words.len() as f64 * keep) as usize;
+            shingles(&words.join(" "), 5, &mut sa);
+            shingles(&words[..cut].join(" "), 5, &mut sb);
+            let truth = exact_jaccard(&sa, &sb);
+            let got = set_jaccard(&bottom_k(&sa, k), &bottom_k(&sb, k), k);
+            let tol = if k >= sa.len() { 1e-9 } else { 0.1 };
+            assert!(
+                (got - truth).abs() < tol,
+                "keep {keep} k {k}: {got} vs {truth}"
+            );
+        }
+        // bottom_k sorts, dedups and keeps the k smallest.
+        let mut all: Vec<u32> = sa.iter().map(|&x| x as u32).collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(bottom_k(&sa, usize::MAX), all);
+        assert_eq!(bottom_k(&sa, 100), all[..100]);
+        assert_eq!(bottom_k(&[7, 7, 3, u64::MAX], 8), vec![3, 7, u32::MAX]);
+        assert!(bottom_k(&[], 8).is_empty());
+        assert_eq!(set_jaccard(&[], &[], 8), 1.0);
+        assert_eq!(set_jaccard(&[1, 2], &[3], 8), 0.0);
     }
 
     #[test]

@@ -125,6 +125,8 @@ fn persistent_index_dedupes_a_later_crawl() {
     let (p, mut d) = build("index = \"seen.idx\"", &cx);
     run(&*p, &mut *d, vec![Document::from_text("old", SEED_000)]);
     assert!(dir.path().join("seen.idx").exists());
+    // The verification sets live next to the index; the next run reads them.
+    assert!(dir.path().join("seen.idx.sets").exists());
 
     let (p, mut d) = build("index = \"seen.idx\"", &cx);
     let out = run(
