@@ -3,7 +3,7 @@
 //! Run: `cargo bench -p sluicebox-repair --bench spinner_throughput`
 //!
 //! * `clean`: every page text of the article extraction benchmark and the
-//!   readability test pages (boilerplate included), ~5.8 MB, action repair.
+//!   readability test pages (boilerplate included), ~3.4 MB, action repair.
 //! * `spun`: seed 003 (a real spun article) as 200 documents, action repair
 //!   (every document is flagged and rewritten).
 //! * `baseline`: the same documents copied into a `Document` and their
@@ -77,6 +77,24 @@ fn bench(c: &mut Criterion) {
     let (flagged, repairs) = run(&stage, &spun);
     assert_eq!(flagged, spun.len(), "spun documents not flagged");
     assert!(repairs > 100 * spun.len() as u64);
+
+    // `SPINNER_PASSES=N SPINNER_ONLY=clean|spun`: run exactly N passes
+    // and exit, so that `perf stat -e cycles:u` counts a fixed amount of
+    // work (wall times on a shared machine are too noisy to compare).
+    if let Some(passes) = std::env::var("SPINNER_PASSES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let only = std::env::var("SPINNER_ONLY").unwrap_or_default();
+        for (name, docs) in [("clean", &clean), ("spun", &spun)] {
+            if only.is_empty() || only == name {
+                for _ in 0..passes {
+                    black_box(run(&stage, docs));
+                }
+            }
+        }
+        return;
+    }
 
     for (name, docs) in [("clean", &clean), ("spun", &spun)] {
         let bytes: usize = docs.iter().map(String::len).sum();

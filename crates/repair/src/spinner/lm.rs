@@ -61,7 +61,9 @@ pub fn tokenize(text: &str, mut f: impl FnMut(u64)) {
 /// Like [`tokenize`], but stops as soon as `f` returns false (so that a
 /// caller who needs two tokens of context reads only those).
 pub fn tokenize_while(text: &str, mut f: impl FnMut(u64) -> bool) {
-    let mut buf: Vec<u8> = Vec::with_capacity(32);
+    // A stack buffer: callers tokenize a two-token context per lexicon
+    // hit, and a heap buffer per call was a malloc/free per hit.
+    let mut buf = TokBuf::new();
     let mut chars = text.char_indices().peekable();
     while let Some((_, c)) = chars.next() {
         if c.is_whitespace() {
@@ -101,7 +103,7 @@ pub fn tokenize_while(text: &str, mut f: impl FnMut(u64) -> bool) {
             let h = if all_digits {
                 token_hash(NUM_TOKEN)
             } else {
-                token_hash(&buf)
+                token_hash(buf.as_slice())
             };
             if !f(h) {
                 return;
@@ -122,7 +124,57 @@ pub fn tokenize_while(text: &str, mut f: impl FnMut(u64) -> bool) {
     }
 }
 
-fn push_lower(buf: &mut Vec<u8>, c: char) {
+/// Bytes of the current token: on the stack, spilling to the heap only
+/// for tokens longer than the stack part (rare: URLs, long digit runs).
+struct TokBuf {
+    stack: [u8; 64],
+    len: usize,
+    heap: Vec<u8>,
+}
+
+impl TokBuf {
+    fn new() -> Self {
+        TokBuf {
+            stack: [0; 64],
+            len: 0,
+            heap: Vec::new(),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+        self.heap.clear();
+    }
+
+    #[inline]
+    fn push(&mut self, b: u8) {
+        if self.heap.is_empty() && self.len < self.stack.len() {
+            self.stack[self.len] = b;
+            self.len += 1;
+        } else {
+            if self.heap.is_empty() {
+                self.heap.extend_from_slice(&self.stack[..self.len]);
+            }
+            self.heap.push(b);
+        }
+    }
+
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.push(b);
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        if self.heap.is_empty() {
+            &self.stack[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+}
+
+fn push_lower(buf: &mut TokBuf, c: char) {
     let mut tmp = [0u8; 4];
     if c.is_ascii() {
         buf.push(c.to_ascii_lowercase() as u8);
@@ -453,6 +505,12 @@ mod tests {
         assert_eq!(tokens("“extra unstable.”").len(), 5);
         assert_eq!(tokens("1,000 votes"), tokens("7 votes"));
         assert!(tokens("").is_empty());
+        // Tokens longer than the stack buffer hash the same as short ones.
+        let long = "Ü".repeat(50);
+        assert_eq!(
+            tokens(&format!("{long} x")),
+            vec![token_hash(long.to_lowercase().as_bytes()), token_hash(b"x")]
+        );
     }
 
     #[test]
@@ -479,11 +537,26 @@ mod tests {
         };
         s.insert(5, 3);
         s.insert(u64::MAX, 70000);
+        // Cut inside an entry (the LEB128 of u64::MAX - 5).
+        assert!(SparseCounts::from_bytes(&s.to_bytes()[..20]).is_err());
+        s.insert(0, 8);
+        // Many keys, one of them replaced.
+        for k in 1..1000u64 {
+            s.insert(ngram_key(&[k]), k as u32);
+        }
+        s.insert(ngram_key(&[7]), 77);
+        assert_eq!(s.len(), 1002);
+        assert_eq!(s.get(ngram_key(&[7])), 77);
+        assert_eq!(s.get(ngram_key(&[999])), 999);
+        assert_eq!(s.get(ngram_key(&[1000])), 0);
         let back = SparseCounts::from_bytes(&s.to_bytes()).unwrap();
         assert_eq!(back.get(5), 3);
         assert_eq!(back.get(u64::MAX), 70000);
         assert_eq!(back.tokens, 99);
-        assert!(SparseCounts::from_bytes(&s.to_bytes()[..20]).is_err());
+        assert_eq!(back.get(0), 8);
+        assert_eq!(back.len(), s.len());
+        assert_eq!(back.to_bytes(), s.to_bytes());
+        assert_eq!(SparseCounts::default().get(42), 0);
     }
 
     #[test]
