@@ -1,7 +1,7 @@
 //! Line features: everything the classifier knows about one line, computed
 //! in one pass over its characters (O(line length)).
 
-use crate::lang::{is_cjk, FastSet};
+use crate::lang::{is_cjk, Packed, WordSet, WORD_BYTES};
 use crate::lexicon::{Hits, Lexicon};
 
 /// Number of per-line features (stage 1 of the model).
@@ -58,9 +58,6 @@ pub const MAX_LEXICON_LINE: usize = 400;
 /// keeps the cost per line bounded).
 pub const SCAN_BYTES: usize = 512;
 
-/// Tokens longer than this (bytes) are never stopwords.
-const MAX_STOPWORD_BYTES: usize = 24;
-
 /// One line's measurements.
 #[derive(Debug, Clone)]
 pub struct LineFeatures {
@@ -85,52 +82,102 @@ pub fn normalise(line: &str, fold_digits: bool) -> String {
     out
 }
 
+/// ASCII bytes as [`normalise_into`] writes them: 0 for separators, the
+/// lowercased letter or digit otherwise (digits folded to `0` in the second
+/// table).
+const fn ascii_norm_table(fold_digits: bool) -> [u8; 128] {
+    let mut t = [0u8; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_digit() {
+            if fold_digits {
+                b'0'
+            } else {
+                c
+            }
+        } else if c.is_ascii_alphabetic() {
+            c.to_ascii_lowercase()
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+}
+
+static ASCII_NORM: [[u8; 128]; 2] = [ascii_norm_table(false), ascii_norm_table(true)];
+
 /// [`normalise`] into a reused buffer.
 pub fn normalise_into(line: &str, fold_digits: bool, out: &mut String) {
-    out.clear();
+    // Built as bytes: runs of ASCII letters and digits are mapped through a
+    // table in one tight loop; other characters are decoded one by one, with
+    // table-free answers for the common scripts.
+    let mut v = std::mem::take(out).into_bytes();
+    v.clear();
+    v.reserve(line.len());
+    let table = &ASCII_NORM[fold_digits as usize];
+    let is_word = |b: u8| b < 0x80 && table[b as usize] != 0;
     let mut space = false;
-    if line.is_ascii() {
-        // Fast path: bytes, no Unicode tables.
-        for &b in line.as_bytes() {
-            if b.is_ascii_alphanumeric() {
-                if space && !out.is_empty() {
-                    out.push(' ');
-                }
-                space = false;
-                let b = if fold_digits && b.is_ascii_digit() {
-                    b'0'
-                } else {
-                    b.to_ascii_lowercase()
-                };
-                out.push(b as char);
-            } else {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b < 0x80 {
+            if !is_word(b) {
                 space = true;
+                i += 1;
+                continue;
             }
-        }
-        return;
-    }
-    for c in line.chars() {
-        if c.is_alphanumeric() {
-            if space && !out.is_empty() {
-                out.push(' ');
+            if space && !v.is_empty() {
+                v.push(b' ');
             }
             space = false;
-            if c.is_ascii() {
-                let b = c.to_ascii_lowercase();
-                out.push(if fold_digits && b.is_ascii_digit() {
-                    '0'
-                } else {
-                    b
-                });
-            } else if fold_digits && c.is_numeric() {
-                out.push('0');
-            } else {
-                out.extend(c.to_lowercase());
-            }
-        } else {
+            let run = bytes[i..].iter().take_while(|&&b| is_word(b)).count();
+            v.extend(bytes[i..i + run].iter().map(|&b| table[b as usize]));
+            i += run;
+            continue;
+        }
+        let Some(c) = line.get(i..).and_then(|rest| rest.chars().next()) else {
+            break;
+        };
+        i += c.len_utf8();
+        let (alnum, numeric) = classify_non_ascii(c);
+        if !alnum {
             space = true;
+            continue;
+        }
+        if space && !v.is_empty() {
+            v.push(b' ');
+        }
+        space = false;
+        let mut tmp = [0u8; 4];
+        if fold_digits && numeric {
+            v.push(b'0');
+        } else if let Some(l) = lower_fast(c) {
+            v.extend_from_slice(l.encode_utf8(&mut tmp).as_bytes());
+        } else {
+            for l in c.to_lowercase() {
+                v.extend_from_slice(l.encode_utf8(&mut tmp).as_bytes());
+            }
         }
     }
+    // Only whole characters were written, so this never fails.
+    *out = String::from_utf8(v).unwrap_or_default();
+}
+
+/// The lowercase of a letter of Latin-1 or basic Cyrillic without the
+/// Unicode tables (`None` elsewhere: ask `char::to_lowercase`).
+#[inline]
+fn lower_fast(c: char) -> Option<char> {
+    let u = c as u32;
+    let l = match u {
+        0xC0..=0xDE if u != 0xD7 => u + 0x20,
+        0xDF..=0xFF => u,
+        0x410..=0x42F => u + 0x20,
+        0x430..=0x44F => u,
+        _ => return None,
+    };
+    char::from_u32(l)
 }
 
 const TERMINAL: &[char] = &[
@@ -154,6 +201,71 @@ fn ends_with_caps_tag(line: &str) -> bool {
     (2..=12).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_uppercase())
 }
 
+/// The current token, lowercased, packed straight into the key a
+/// [`WordSet`] looks up (little-endian u64 words, zero padded): only tokens
+/// of at most [`WORD_BYTES`] can be stopwords, longer ones just count bytes.
+/// The word being filled stays in `cur` (a register), so short tokens never
+/// touch memory.
+struct Token {
+    /// Completed 8-byte words of the key.
+    key: Packed,
+    /// The 8-byte word being filled.
+    cur: u64,
+    /// Bytes of the lowercased token so far (may exceed the key).
+    len: usize,
+}
+
+impl Token {
+    fn new() -> Self {
+        Token {
+            key: [0; 3],
+            cur: 0,
+            len: 0,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    fn push_byte(&mut self, b: u8) {
+        self.cur |= u64::from(b) << (8 * (self.len % 8));
+        self.len += 1;
+        if self.len.is_multiple_of(8) {
+            if let Some(k) = self.key.get_mut(self.len / 8 - 1) {
+                *k = self.cur;
+            }
+            self.cur = 0;
+        }
+    }
+
+    fn push(&mut self, c: char) {
+        let mut tmp = [0u8; 4];
+        for &b in c.encode_utf8(&mut tmp).as_bytes() {
+            self.push_byte(b);
+        }
+    }
+
+    /// The lookup key; meaningful while `len <= WORD_BYTES`.
+    #[inline]
+    fn packed(&self) -> Packed {
+        let mut k = self.key;
+        if let Some(slot) = k.get_mut(self.len / 8) {
+            *slot = self.cur;
+        }
+        k
+    }
+
+    fn clear(&mut self) {
+        if self.len >= 8 {
+            self.key = [0; 3];
+        }
+        self.cur = 0;
+        self.len = 0;
+    }
+}
+
 /// Token counts of one line.
 #[derive(Default)]
 struct Counts {
@@ -164,12 +276,13 @@ struct Counts {
 }
 
 impl Counts {
-    fn finish(&mut self, token: &mut String, first: Option<char>, stop: &FastSet) {
+    #[inline]
+    fn finish(&mut self, token: &mut Token, first: Option<char>, stop: &WordSet) {
         if token.is_empty() {
             return;
         }
         self.words += 1;
-        if token.len() <= MAX_STOPWORD_BYTES && stop.contains(token.as_str()) {
+        if token.len <= WORD_BYTES && stop.contains_packed(&token.packed()) {
             self.stop_words += 1;
         }
         if first.is_some_and(|c| c.is_uppercase()) {
@@ -179,10 +292,27 @@ impl Counts {
     }
 }
 
+/// `(is_alphanumeric, is_numeric)` of a non-ASCII character, with table-free
+/// answers for the blocks most text is written in (Latin-1 and Latin
+/// Extended letters, basic Cyrillic, CJK ideographs); the unit tests check
+/// these ranges against the standard library exhaustively.
+#[inline]
+fn classify_non_ascii(c: char) -> (bool, bool) {
+    match c as u32 {
+        0xD7 | 0xF7 => (false, false),
+        0xC0..=0x24F | 0x410..=0x44F | 0x4E00..=0x9FA5 => (true, false),
+        // General punctuation: dashes, curly quotes, ellipsis.
+        0x2000..=0x206F => (false, false),
+        _ => {
+            let numeric = c.is_numeric();
+            (numeric || c.is_alphabetic(), numeric)
+        }
+    }
+}
+
 /// Scratch space reused across lines (no allocation per line).
 #[derive(Default)]
 pub struct Scratch {
-    token: String,
     /// The line normalised with digits folded, when `norm_ready`.
     pub norm: String,
     pub norm_ready: bool,
@@ -199,7 +329,7 @@ pub fn line_features(
     count: usize,
     comment_markers: u32,
     lang: Option<&str>,
-    stop: &FastSet,
+    stop: &WordSet,
     lexicon: &Lexicon,
     scratch: &mut Scratch,
 ) -> LineFeatures {
@@ -211,9 +341,10 @@ pub fn line_features(
     let mut separators = 0u32;
     let mut word_chars = 0u32;
     let mut first_alpha: Option<char> = None;
-    let token = &mut scratch.token;
-    token.clear();
+    let mut token = Token::new();
+    let token = &mut token;
     let mut token_first: Option<char> = None;
+    scratch.norm_ready = false;
 
     let mut cut = line.len().min(SCAN_BYTES);
     while !line.is_char_boundary(cut) {
@@ -222,20 +353,39 @@ pub fn line_features(
     let scanned = &line[..cut];
     for c in scanned.chars() {
         n.chars += 1;
-        let alnum = if c.is_ascii() {
-            c.is_ascii_alphanumeric()
-        } else {
-            c.is_alphanumeric()
-        };
+        if c.is_ascii() {
+            let b = c as u8;
+            if b.is_ascii_alphanumeric() {
+                if first_alpha.is_none() {
+                    first_alpha = Some(c);
+                }
+                digits += b.is_ascii_digit() as u32;
+                word_chars += 1;
+                if token.is_empty() {
+                    token_first = Some(c);
+                }
+                token.push_byte(b.to_ascii_lowercase());
+            } else {
+                n.finish(token, token_first, stop);
+                token_first = None;
+                if !(b == b' ' || c.is_whitespace()) {
+                    punct += 1;
+                    commas += (b == b',') as u32;
+                    separators += matches!(b, b'|' | b'/' | b'>') as u32;
+                }
+            }
+            continue;
+        }
+        let (alnum, numeric) = classify_non_ascii(c);
         if alnum {
             if first_alpha.is_none() {
                 first_alpha = Some(c);
             }
-            if c.is_ascii_digit() || (!c.is_ascii() && c.is_numeric()) {
+            if numeric {
                 digits += 1;
             }
             word_chars += 1;
-            if !c.is_ascii() && is_cjk_char(c) {
+            if is_cjk_char(c) {
                 // Each ideograph or kana is a token of its own.
                 n.finish(token, token_first, stop);
                 token.push(c);
@@ -246,17 +396,19 @@ pub fn line_features(
             if token.is_empty() {
                 token_first = Some(c);
             }
-            if c.is_ascii() {
-                token.push(c.to_ascii_lowercase());
+            if let Some(l) = lower_fast(c) {
+                token.push(l);
             } else {
-                token.extend(c.to_lowercase());
+                for l in c.to_lowercase() {
+                    token.push(l);
+                }
             }
         } else {
             n.finish(token, token_first, stop);
             token_first = None;
-            if !(c == ' ' || c.is_whitespace()) {
+            if !c.is_whitespace() {
                 punct += 1;
-                if c == ',' || c == '،' || c == '，' || c == '、' {
+                if c == '،' || c == '，' || c == '、' {
                     commas += 1;
                 }
                 if SEPARATORS.contains(&c) {
@@ -272,17 +424,36 @@ pub fn line_features(
         stop_words,
         capitalised,
     } = n;
-    // Extrapolate absolute counts of a long line from its scanned prefix.
-    let scale = line.len() as f32 / cut.max(1) as f32;
-    let words = (words as f32 * scale).round() as u32;
-    let chars = (chars as f32 * scale).round() as u32;
-    let stop_words = (stop_words as f32 * scale).round() as u32;
-    let capitalised = (capitalised as f32 * scale).round() as u32;
-    let punct = (punct as f32 * scale).round() as u32;
-    let digits = (digits as f32 * scale).round() as u32;
-    let commas = (commas as f32 * scale).round() as u32;
-    let separators = (separators as f32 * scale).round() as u32;
-    let word_chars = (word_chars as f32 * scale).round() as u32;
+    // Extrapolate absolute counts of a long line from its scanned prefix
+    // (most lines are scanned whole: scale 1 leaves every count as it is).
+    let (words, chars, stop_words, capitalised, punct, digits, commas, separators, word_chars) =
+        if cut == line.len() {
+            (
+                words,
+                chars,
+                stop_words,
+                capitalised,
+                punct,
+                digits,
+                commas,
+                separators,
+                word_chars,
+            )
+        } else {
+            let scale = line.len() as f32 / cut.max(1) as f32;
+            let x = |v: u32| (v as f32 * scale).round() as u32;
+            (
+                x(words),
+                x(chars),
+                x(stop_words),
+                x(capitalised),
+                x(punct),
+                x(digits),
+                x(commas),
+                x(separators),
+                x(word_chars),
+            )
+        };
 
     // Lexicon phrases live in short lines; a long paragraph is prose.
     let hits = if line.len() <= MAX_LEXICON_LINE {
@@ -293,9 +464,7 @@ pub fn line_features(
     let last = line.chars().next_back().unwrap_or(' ');
     let first = line.chars().next().unwrap_or(' ');
     let b = line.as_bytes();
-    let has_url = memchr::memmem::find(b, b"http").is_some()
-        || memchr::memmem::find(b, b"www.").is_some()
-        || memchr::memmem::find(b, b".com/").is_some()
+    let has_url = lexicon.has_url_marker(b)
         || (memchr::memchr(b'@', b).is_some() && memchr::memchr(b'.', b).is_some());
     let w = words.max(1) as f32;
     let ch = chars.max(1) as f32;
@@ -336,15 +505,7 @@ pub fn line_features(
     f[20] = first_alpha.is_some_and(|c| c.is_lowercase()) as u8 as f32;
     f[21] = (words == 0) as u8 as f32;
 
-    let rule = hard_rule(
-        line,
-        words,
-        &hits,
-        f[8] > 0.0,
-        has_url,
-        lexicon,
-        &mut scratch.norm,
-    );
+    let rule = hard_rule(line, words, &hits, f[8] > 0.0, has_url, lexicon, scratch);
     LineFeatures {
         f,
         words,
@@ -363,7 +524,7 @@ fn hard_rule(
     terminal: bool,
     has_url: bool,
     lexicon: &Lexicon,
-    norm: &mut String,
+    scratch: &mut Scratch,
 ) -> Option<&'static str> {
     if hits.keep {
         return None;
@@ -377,7 +538,9 @@ fn hard_rule(
     if words > 14 {
         return None;
     }
-    normalise_into(line, true, norm);
+    normalise_into(line, true, &mut scratch.norm);
+    scratch.norm_ready = true;
+    let norm = &scratch.norm;
     if lexicon.is_boilerplate_line(norm) {
         return Some("lexicon_line");
     }
@@ -410,4 +573,61 @@ fn hard_rule(
         return Some("source_footer");
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reference normalisation straight from the standard library.
+    fn normalise_std(line: &str, fold_digits: bool) -> String {
+        let mut out = String::new();
+        let mut space = false;
+        for c in line.chars() {
+            if c.is_alphanumeric() {
+                if space && !out.is_empty() {
+                    out.push(' ');
+                }
+                space = false;
+                if fold_digits && c.is_numeric() {
+                    out.push('0');
+                } else {
+                    out.extend(c.to_lowercase());
+                }
+            } else {
+                space = true;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fast_character_classes_agree_with_the_standard_library() {
+        for c in (0x80u32..0x11_0000).filter_map(char::from_u32) {
+            let (alnum, numeric) = classify_non_ascii(c);
+            assert_eq!(alnum, c.is_alphanumeric(), "{c:?}");
+            assert_eq!(numeric, c.is_numeric(), "{c:?}");
+            if let Some(l) = lower_fast(c) {
+                assert_eq!(c.to_lowercase().collect::<String>(), l.to_string(), "{c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn normalise_matches_the_reference_on_real_lines() {
+        let lines = [
+            "Home » News » Page 191",
+            "Diese Website verwendet Cookies, um die Nutzung zu analysieren.",
+            "Мы используем файлы cookie — Поделиться",
+            "政府は水曜日、エネルギー危機の影響を受けた企業への支援を延長すると発表した。",
+            "ŞİMDİ İZLE: Ⅻ ½ ² Ǆemal ÀÉÎÕÜ ÿ ß",
+            "  Read more...  ",
+            "",
+        ];
+        for line in lines {
+            for fold in [false, true] {
+                assert_eq!(normalise(line, fold), normalise_std(line, fold), "{line}");
+            }
+        }
+    }
 }

@@ -49,6 +49,115 @@ impl Hasher for QuickHasher {
 /// Hash set with [`QuickHasher`].
 pub type FastSet = HashSet<String, BuildHasherDefault<QuickHasher>>;
 
+/// Longest word (bytes) a [`WordSet`] holds; longer tokens are never stopwords.
+pub const WORD_BYTES: usize = 24;
+
+/// A word packed into three little-endian u64, zero padded. Words hold no
+/// NUL byte, so the padding also encodes the length.
+pub type Packed = [u64; 3];
+
+fn pack(word: &[u8]) -> Option<Packed> {
+    if word.is_empty() || word.len() > WORD_BYTES {
+        return None;
+    }
+    let mut b = [0u8; WORD_BYTES];
+    b[..word.len()].copy_from_slice(word);
+    let mut k = [0u64; 3];
+    for (i, chunk) in b.chunks_exact(8).enumerate() {
+        let mut c = [0u8; 8];
+        c.copy_from_slice(chunk);
+        k[i] = u64::from_le_bytes(c);
+    }
+    Some(k)
+}
+
+/// Open-addressing set of short words (the stopword lists). The stopword
+/// test runs once per token of every line, and a `HashSet<String>` costs a
+/// byte-wise hash, a probe and a `memcmp` each time; here a lookup is one
+/// multiply and integer compares. The first key word of every slot is kept
+/// apart (probes touch 8 bytes a slot; 0 marks an empty slot, as a
+/// non-empty word never packs to 0).
+#[derive(Debug, Clone)]
+pub struct WordSet {
+    first: Vec<u64>,
+    rest: Vec<[u64; 2]>,
+    shift: u32,
+}
+
+impl Default for WordSet {
+    fn default() -> Self {
+        WordSet::from_words(std::iter::empty::<&str>())
+    }
+}
+
+impl WordSet {
+    /// Words longer than [`WORD_BYTES`] (or empty, or holding NUL) are left out.
+    pub fn from_words<S: AsRef<str>>(words: impl IntoIterator<Item = S>) -> Self {
+        let keys: HashSet<Packed> = words
+            .into_iter()
+            .filter(|w| !w.as_ref().contains('\0'))
+            .filter_map(|w| pack(w.as_ref().as_bytes()))
+            .collect();
+        // Load factor at most 1/2: probes stay short.
+        let bits = (keys.len() * 2)
+            .max(16)
+            .next_power_of_two()
+            .trailing_zeros();
+        let mut set = WordSet {
+            first: vec![0; 1 << bits],
+            rest: vec![[0; 2]; 1 << bits],
+            shift: 64 - bits,
+        };
+        let mask = set.first.len() - 1;
+        for k in keys {
+            let mut i = set.slot(&k);
+            while set.first[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            set.first[i] = k[0];
+            set.rest[i] = [k[1], k[2]];
+        }
+        set
+    }
+
+    #[inline]
+    fn slot(&self, k: &Packed) -> usize {
+        let h = (k[0] ^ k[1].rotate_left(21) ^ k[2].rotate_left(42)).wrapping_mul(K);
+        (h >> self.shift) as usize
+    }
+
+    /// Whether the (already lowercased) word is in the set.
+    pub fn contains(&self, word: &[u8]) -> bool {
+        !word.contains(&0) && pack(word).is_some_and(|k| self.contains_packed(&k))
+    }
+
+    /// Whether the word packed as by [`pack`] (non-empty, at most
+    /// [`WORD_BYTES`]) is in the set.
+    #[inline]
+    pub fn contains_packed(&self, k: &Packed) -> bool {
+        let (k0, k1, k2) = (k[0], k[1], k[2]);
+        if k0 == 0 {
+            return false;
+        }
+        let mask = self.first.len() - 1;
+        let mut i = self.slot(k);
+        loop {
+            let f = self.first.get(i).copied().unwrap_or(0);
+            if f == 0 {
+                return false;
+            }
+            if f == k0 {
+                if let Some(r) = self.rest.get(i) {
+                    if r[0] == k1 && r[1] == k2 {
+                        return true;
+                    }
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
 /// ISO 639-1 for whatlang's ISO 639-3 codes (the 639-3 code if none exists).
 pub fn iso639_1(code3: &'static str) -> &'static str {
     match code3 {
@@ -198,39 +307,43 @@ pub fn is_cjk(lang: &str) -> bool {
 /// All stopword sets, parsed once per built stage.
 #[derive(Debug, Default)]
 pub struct Stopwords {
-    sets: Vec<(&'static str, FastSet)>,
+    sets: Vec<(&'static str, WordSet)>,
     /// Word → bit set of the (alphabetic) lists that contain it, for the
     /// stopword vote in [`Stopwords::detect`].
     votes: HashMap<String, u32, BuildHasherDefault<QuickHasher>>,
     /// Union of every list: used when the language is unknown or unlisted, so
     /// stopword density stays meaningful (it only has to separate prose from
     /// menus, not identify the language).
-    union: FastSet,
+    union: WordSet,
 }
 
 impl Stopwords {
     pub fn load() -> Self {
         let mut sets = Vec::new();
-        let mut union = FastSet::default();
+        let mut union = Vec::new();
         let mut votes: HashMap<String, u32, BuildHasherDefault<QuickHasher>> = HashMap::default();
         for (i, (code, text)) in LISTS.iter().enumerate() {
-            let mut set = FastSet::default();
+            let mut set = Vec::new();
             for line in text.lines().filter(|l| !l.starts_with('#')) {
                 for w in line.split_whitespace() {
-                    set.insert(w.to_lowercase());
+                    set.push(w.to_lowercase());
                     if !is_cjk(code) {
-                        union.insert(w.to_lowercase());
+                        union.push(w.to_lowercase());
                         *votes.entry(w.to_lowercase()).or_insert(0) |= 1 << i;
                     }
                 }
             }
-            sets.push((*code, set));
+            sets.push((*code, WordSet::from_words(set)));
         }
-        Stopwords { sets, votes, union }
+        Stopwords {
+            sets,
+            votes,
+            union: WordSet::from_words(union),
+        }
     }
 
     /// The list for a language, or the union of the alphabetic lists.
-    pub fn for_lang(&self, lang: Option<&str>) -> &FastSet {
+    pub fn for_lang(&self, lang: Option<&str>) -> &WordSet {
         lang.and_then(|l| self.sets.iter().find(|(c, _)| *c == l))
             .map(|(_, s)| s)
             .unwrap_or(&self.union)
@@ -285,5 +398,30 @@ impl Stopwords {
     /// Languages that have a list.
     pub fn languages(&self) -> Vec<&'static str> {
         self.sets.iter().map(|(c, _)| *c).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_set_finds_exactly_its_words() {
+        let sw = Stopwords::load();
+        let en = sw.for_lang(Some("en"));
+        for w in ["the", "and", "of", "because", "themselves"] {
+            assert!(en.contains(w.as_bytes()), "{w}");
+        }
+        for w in ["", "th", "thee", "cookie", "diplomat", "the the", "a\0"] {
+            assert!(!en.contains(w.as_bytes()), "{w:?}");
+        }
+        let ru = sw.for_lang(Some("ru"));
+        assert!(ru.contains("и".as_bytes()));
+        // A word of exactly WORD_BYTES bytes is held; a longer one is not.
+        let long = "abcdefghijklmnopqrstuvwx";
+        let set = WordSet::from_words([long, "abcdefghijklmnopqrstuvwxy"]);
+        assert!(set.contains(long.as_bytes()));
+        assert!(!set.contains(b"abcdefghijklmnopqrstuvwxy"));
+        assert!(!set.contains(b"abcdefghijklmnopqrstuvw"));
     }
 }

@@ -27,6 +27,8 @@ pub struct Lexicon {
     /// Whole lines (normalised by [`crate::features::normalise`]) that are
     /// boilerplate by themselves: "share", "read more", "source link" ...
     lines: FastSet,
+    /// "http", "www.", ".com/": a line holding one has a link.
+    url: [memchr::memmem::Finder<'static>; 3],
 }
 
 const STRONG: u8 = 1;
@@ -114,6 +116,11 @@ impl Lexicon {
             all,
             class,
             lines: set,
+            url: [
+                memchr::memmem::Finder::new(b"http"),
+                memchr::memmem::Finder::new(b"www."),
+                memchr::memmem::Finder::new(b".com/"),
+            ],
         })
     }
 
@@ -132,6 +139,12 @@ impl Lexicon {
             extra: bits & EXTRA != 0,
             keep: bits & KEEP != 0,
         }
+    }
+
+    /// Whether the bytes hold "http", "www." or ".com/" (searchers built
+    /// once, not per line).
+    pub fn has_url_marker(&self, b: &[u8]) -> bool {
+        self.url.iter().any(|f| f.find(b).is_some())
     }
 
     /// Whether a normalised line is boilerplate on its own.

@@ -321,10 +321,18 @@ impl Cleaner {
         let count = a.content.len();
         let mut comment_markers = 0u32;
         // A site with too few documents has nothing learned: skip the lookups.
-        let site_known = match (&self.sketch, site) {
-            (Some(sketch), Some(site)) => sketch.site_docs(site) >= self.config.min_docs,
-            _ => false,
+        let learned_site = match (&self.sketch, site) {
+            (Some(sketch), Some(site)) => {
+                let docs = sketch.site_docs(site);
+                (docs >= self.config.min_docs).then_some((sketch, site, docs))
+            }
+            _ => None,
         };
+        // Lines to look up in the profile: (index, line hash). The lookups
+        // are cache misses in a large sketch, so they run after the scan in
+        // one tight loop where the misses of many lines overlap.
+        let mut probes: Vec<(usize, u64)> = Vec::new();
+        a.features.reserve(count);
         for (k, &i) in a.content.iter().enumerate() {
             let line = &text[a.lines[i].start..a.lines[i].end];
             let mut lf = line_features(
@@ -344,26 +352,40 @@ impl Cleaner {
                 lf.rule = None;
             }
             if lf.rule.is_none() && !lf.hits.keep {
-                if let (Some(sketch), Some(site), true) = (&self.sketch, site, site_known) {
+                if let Some((_, site, _)) = learned_site {
                     if line.len() <= self.config.max_line_bytes {
                         if !scratch.norm_ready {
                             features::normalise_into(line, true, &mut scratch.norm);
                         }
                         let norm = &scratch.norm;
-                        if !norm.is_empty() && self.learned(sketch, site, norm) {
-                            lf.rule = Some("learned");
+                        if !norm.is_empty() {
+                            probes.push((k, profile::line_hash(site, norm)));
                         }
                     }
                 }
             }
-            let z = if lf.rule.is_some() {
-                RULE_Z
-            } else {
-                self.model.score1(&lf.f)
-            };
-            a.z1.push(z);
             a.features.push(lf);
         }
+        if let Some((sketch, _, docs)) = learned_site {
+            for &(k, h) in &probes {
+                if self.learned(sketch, docs, h) {
+                    if let Some(lf) = a.features.get_mut(k) {
+                        lf.rule = Some("learned");
+                    }
+                }
+            }
+        }
+        a.z1 = a
+            .features
+            .iter()
+            .map(|lf| {
+                if lf.rule.is_some() {
+                    RULE_Z
+                } else {
+                    self.model.score1(&lf.f)
+                }
+            })
+            .collect();
         a.ctx = context(&a);
         let heads = headings(&a, text);
         let threshold = logit(self.config.min_score as f32);
@@ -400,12 +422,13 @@ impl Cleaner {
         a
     }
 
-    fn learned(&self, sketch: &Sketch, site: u64, norm: &str) -> bool {
-        let docs = sketch.site_docs(site);
+    /// Whether a line (by its [`profile::line_hash`]) is learned
+    /// boilerplate of a site with `docs` documents.
+    fn learned(&self, sketch: &Sketch, docs: u32, line_hash: u64) -> bool {
         if docs < self.config.min_docs {
             return false;
         }
-        let n = sketch.get(profile::line_hash(site, norm));
+        let n = sketch.get(line_hash);
         n >= self.config.min_docs && f64::from(n) >= self.config.min_fraction * f64::from(docs)
     }
 
