@@ -335,9 +335,29 @@ fn stages_lists_options_and_reasons() {
     let o = run(&["stages"]);
     assert!(o.status.success());
     let s = String::from_utf8_lossy(&o.stdout);
-    assert!(s.contains("decode\n"), "{s}");
-    assert!(s.contains("max_replacement_ratio = 0.01"), "{s}");
-    assert!(s.contains("undecodable:"), "{s}");
+    // Every stage of the default pipeline, one of its options with its
+    // default, and the reasons it may drop with.
+    for want in [
+        "decode\n",
+        "max_replacement_ratio = 0.01",
+        "undecodable:",
+        "mojibake\n",
+        "html_entities = true",
+        "deboilerplate (learns: profile pass)\n",
+        "min_chars = 50",
+        "no_content:",
+        "spinner (learns: profile pass)\n",
+        "action = \"repair\"",
+        "spun:",
+        "dedupe\n",
+        "threshold = 0.8",
+        "duplicate:",
+        "near_duplicate:",
+        "segment\n",
+        "articles = true",
+    ] {
+        assert!(s.contains(want), "`{want}` missing from `sluicebox stages`:\n{s}");
+    }
 }
 
 #[test]
