@@ -356,7 +356,10 @@ fn stages_lists_options_and_reasons() {
         "segment\n",
         "articles = true",
     ] {
-        assert!(s.contains(want), "`{want}` missing from `sluicebox stages`:\n{s}");
+        assert!(
+            s.contains(want),
+            "`{want}` missing from `sluicebox stages`:\n{s}"
+        );
     }
 }
 
