@@ -140,38 +140,18 @@ fn bad_input_is_located_reported_and_accounted_for() {
     bad_utf8.push(b'\n');
     std::fs::write(d.join("b.jsonl"), bad_utf8).unwrap();
     std::fs::write(d.join("c.jsonl"), "").unwrap();
-    // A gzip stream cut in the middle.
-    let mut gz = flate2_writer();
-    for i in 0..3000 {
-        writeln!(
-            gz,
-            "{{\"id\":\"g{i}\",\"text\":\"record {i} of a long compressed file with words\"}}"
-        )
-        .unwrap();
-    }
-    let bytes = gz.finish().unwrap();
-    std::fs::write(d.join("d.jsonl.gz"), &bytes[..bytes.len() * 2 / 3]).unwrap();
-    // A zstd stream cut in the middle (made with the system's zstd if present).
-    let plain: String = (0..3000)
-        .map(|i| {
-            format!("{{\"id\":\"z{i}\",\"text\":\"zstd record {i} with a few more words\"}}\n")
-        })
-        .collect();
-    let have_zstd = Command::new("zstd").arg("--version").output().is_ok();
-    if have_zstd {
-        let mut child = Command::new("zstd")
-            .args(["-q", "-c"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(plain.as_bytes())
-            .unwrap();
-        let z = child.wait_with_output().unwrap().stdout;
+    // A gzip and a zstd stream, each cut in the middle (made with the
+    // system's tools; zstd may be absent).
+    let records = |tag: &str| -> String {
+        (0..3000)
+            .map(|i| format!("{{\"id\":\"{tag}{i}\",\"text\":\"record {i} of a long compressed file with words\"}}\n"))
+            .collect()
+    };
+    let gz = compress("gzip", records("g").as_bytes()).expect("gzip is installed");
+    std::fs::write(d.join("d.jsonl.gz"), &gz[..gz.len() * 2 / 3]).unwrap();
+    let zst = compress("zstd", records("z").as_bytes());
+    let have_zstd = zst.is_some();
+    if let Some(z) = zst {
         std::fs::write(d.join("e.jsonl.zst"), &z[..z.len() / 2]).unwrap();
     }
     let cfg = d.join("cfg.toml");
@@ -245,35 +225,17 @@ fn bad_input_is_located_reported_and_accounted_for() {
     assert_eq!(s["errors"].as_array().unwrap().len(), 9);
 }
 
-fn flate2_writer() -> GzWriter {
-    GzWriter::new()
-}
-
-/// A tiny gzip writer through the system's `gzip` (keeps flate2 out of the
-/// root package's dependencies).
-struct GzWriter(Vec<u8>);
-impl GzWriter {
-    fn new() -> Self {
-        GzWriter(Vec::new())
-    }
-    fn finish(self) -> std::io::Result<Vec<u8>> {
-        let mut child = Command::new("gzip")
-            .arg("-c")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()?;
-        child.stdin.take().unwrap().write_all(&self.0)?;
-        Ok(child.wait_with_output()?.stdout)
-    }
-}
-impl Write for GzWriter {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+/// `data` compressed by the system tool (`gzip` or `zstd`), if it runs.
+fn compress(tool: &str, data: &[u8]) -> Option<Vec<u8>> {
+    let mut child = Command::new(tool)
+        .args(["-q", "-c"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .ok()?;
+    child.stdin.take()?.write_all(data).ok()?;
+    let out = child.wait_with_output().ok()?;
+    out.status.success().then_some(out.stdout)
 }
 
 #[test]
