@@ -124,11 +124,7 @@ fn progress_bar(inputs: &[sluicebox_io::InputFile], label: &str) -> Option<Progr
     Some(bar)
 }
 
-fn run_options(
-    config: &Config,
-    common: &CommonArgs,
-    bar: Option<&ProgressBar>,
-) -> Result<RunOptions> {
+fn run_options(config: &Config, common: &CommonArgs) -> Result<RunOptions> {
     let format = match &common.format {
         Some(f) => Some(
             Format::parse(f)
@@ -150,14 +146,22 @@ fn run_options(
         opts.batch_size = b;
     }
     opts.command = std::env::args().collect::<Vec<_>>().join(" ");
-    if let Some(bar) = bar {
-        let bar = bar.clone();
-        opts.progress = Some(Arc::new(move |docs, bytes| {
-            bar.set_message(format!("{docs} docs"));
-            bar.set_position(bytes);
-        }));
-    }
     Ok(opts)
+}
+
+/// A progress bar (on a terminal, unless `quiet`) fed by the run's progress.
+fn attach_progress(opts: &mut RunOptions, label: &str, quiet: bool) -> Option<ProgressBar> {
+    let bar = if quiet {
+        None
+    } else {
+        progress_bar(&opts.inputs, label)
+    }?;
+    let b = bar.clone();
+    opts.progress = Some(Arc::new(move |docs, bytes| {
+        b.set_message(format!("{docs} docs"));
+        b.set_position(bytes);
+    }));
+    Some(bar)
 }
 
 fn cmd_run(args: RunArgs, registry: Arc<Registry>) -> Result<ExitCode> {
@@ -169,13 +173,8 @@ fn cmd_run(args: RunArgs, registry: Arc<Registry>) -> Result<ExitCode> {
     };
     let plan =
         Plan::build(&config, &registry, &profiles, false).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let probe = run_options(&config, &args.common, None)?;
-    let bar = if args.quiet {
-        None
-    } else {
-        progress_bar(&probe.inputs, "clean")
-    };
-    let mut opts = run_options(&config, &args.common, bar.as_ref())?;
+    let mut opts = run_options(&config, &args.common)?;
+    let bar = attach_progress(&mut opts, "clean", args.quiet);
     if let Some(o) = &args.output {
         opts.out_dir = Some(o.clone());
     }
@@ -215,13 +214,8 @@ fn learned_profiles(
         );
         return Ok(ProfileSet::new());
     }
-    let probe = run_options(config, &args.common, None)?;
-    let bar = if args.quiet {
-        None
-    } else {
-        progress_bar(&probe.inputs, "profile")
-    };
-    let mut opts = run_options(config, &args.common, bar.as_ref())?;
+    let mut opts = run_options(config, &args.common)?;
+    let bar = attach_progress(&mut opts, "profile", args.quiet);
     // Record errors are reported once, by the cleaning pass.
     opts.print_errors = false;
     let t = Instant::now();
@@ -303,9 +297,8 @@ fn cmd_profile(common: CommonArgs, output: PathBuf, registry: Arc<Registry>) -> 
     if !Plan::learns(&config, &registry) {
         bail!("no enabled stage in this config learns from the corpus; nothing to profile");
     }
-    let probe = run_options(&config, &common, None)?;
-    let bar = progress_bar(&probe.inputs, "profile");
-    let opts = run_options(&config, &common, bar.as_ref())?;
+    let mut opts = run_options(&config, &common)?;
+    let bar = attach_progress(&mut opts, "profile", false);
     let set = profile::build_profiles(&config, &registry, opts).map_err(anyhow::Error::msg)?;
     if let Some(b) = bar {
         b.finish_and_clear();
