@@ -47,6 +47,14 @@ enum Command {
         #[arg(short, long, default_value = "profile.bin")]
         output: PathBuf,
     },
+    /// Render a self-contained HTML report of a finished run.
+    Report {
+        /// The run's output directory (holds stats.json).
+        run_dir: PathBuf,
+        /// Where to write the page (default: RUN_DIR/report.html).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -81,6 +89,9 @@ struct RunArgs {
     /// No progress bar and no summary table.
     #[arg(short, long)]
     quiet: bool,
+    /// Also write OUTDIR/report.html (see `sluicebox report`).
+    #[arg(long)]
+    report: bool,
 }
 
 fn load_config(path: Option<&Path>, registry: &Registry) -> Result<Config> {
@@ -178,6 +189,7 @@ fn cmd_run(args: RunArgs, registry: Arc<Registry>) -> Result<ExitCode> {
     if let Some(o) = &args.output {
         opts.out_dir = Some(o.clone());
     }
+    let out_dir = opts.out_dir.clone();
     let summary = sluicebox_pipeline::run(&config, plan, opts);
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -188,6 +200,17 @@ fn cmd_run(args: RunArgs, registry: Arc<Registry>) -> Result<ExitCode> {
     if let Some(f) = &summary.fatal {
         eprintln!("error: {f}");
         eprintln!("error: the run stopped; outputs were not committed");
+    } else if args.report {
+        match out_dir {
+            Some(dir) => {
+                let page = dir.join("report.html");
+                sluicebox_report::render(&dir, &page)?;
+                if !args.quiet {
+                    eprintln!("report: {}", page.display());
+                }
+            }
+            None => eprintln!("warning: --report needs an output directory; no report written"),
+        }
     }
     Ok(ExitCode::from(summary.exit_code() as u8))
 }
@@ -360,6 +383,13 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Profile { common, output } => cmd_profile(common, output, registry),
+        Command::Report { run_dir, output } => {
+            let page = output.unwrap_or_else(|| run_dir.join("report.html"));
+            sluicebox_report::render(&run_dir, &page).map(|()| {
+                eprintln!("wrote {}", page.display());
+                ExitCode::SUCCESS
+            })
+        }
     };
     match result {
         Ok(code) => code,
