@@ -16,6 +16,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod bench;
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "sluicebox",
@@ -47,6 +53,9 @@ enum Command {
         #[arg(short, long, default_value = "profile.bin")]
         output: PathBuf,
     },
+    /// Measure throughput per stage (output discarded), optionally over a
+    /// sweep of thread counts: `--threads 1,2,4,8`.
+    Bench(BenchArgs),
     /// Render a self-contained HTML report of a finished run.
     Report {
         /// The run's output directory (holds stats.json).
@@ -68,7 +77,8 @@ struct CommonArgs {
     /// Documents per batch (default: [run] batch_size).
     #[arg(long)]
     batch_size: Option<usize>,
-    /// Input format for every file: jsonl, files or lines (default: by file name).
+    /// Input format for every file: jsonl, wet, warc, parquet, files or lines
+    /// (default: by file name).
     #[arg(long)]
     format: Option<String>,
     /// Files, directories (walked recursively) or `-` for standard input.
@@ -92,6 +102,36 @@ struct RunArgs {
     /// Also write OUTDIR/report.html (see `sluicebox report`).
     #[arg(long)]
     report: bool,
+    /// Make the run resumable, and continue an interrupted one in OUTDIR:
+    /// input files already done are skipped, the output is the same as an
+    /// uninterrupted run's.
+    #[arg(long)]
+    resume: bool,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Config file (default: the built-in pipeline, config/default.toml).
+    #[arg(short, long)]
+    config: Option<PathBuf>,
+    /// Thread counts to measure, comma-separated (default: [run] threads).
+    #[arg(long, value_delimiter = ',')]
+    threads: Vec<usize>,
+    /// Documents per batch (default: [run] batch_size).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Input format for every file (default: by file name).
+    #[arg(long)]
+    format: Option<String>,
+    /// Use this profile instead of timing a profile pass per run.
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    /// Print one JSON object per run instead of tables.
+    #[arg(long)]
+    json: bool,
+    /// Files or directories (standard input cannot be read twice).
+    #[arg(required = true)]
+    inputs: Vec<String>,
 }
 
 fn load_config(path: Option<&Path>, registry: &Registry) -> Result<Config> {
@@ -139,7 +179,7 @@ fn run_options(config: &Config, common: &CommonArgs) -> Result<RunOptions> {
     let format = match &common.format {
         Some(f) => Some(
             Format::parse(f)
-                .with_context(|| format!("--format {f}: expected jsonl, files or lines"))?,
+                .with_context(|| format!("--format {f}: expected {}", Format::NAMES))?,
         ),
         None if config.input.format != "auto" => Format::parse(&config.input.format),
         None => None,
@@ -189,6 +229,7 @@ fn cmd_run(args: RunArgs, registry: Arc<Registry>) -> Result<ExitCode> {
     if let Some(o) = &args.output {
         opts.out_dir = Some(o.clone());
     }
+    opts.resume = args.resume;
     let out_dir = opts.out_dir.clone();
     let summary = sluicebox_pipeline::run(&config, plan, opts);
     if let Some(b) = bar {
@@ -229,6 +270,21 @@ fn learned_profiles(
     if let Some(p) = path {
         return profile::load(&p).map_err(anyhow::Error::msg);
     }
+    // A resumable run keeps its profile, so resuming skips the profile pass.
+    let resume_dir = args.resume.then(|| {
+        sluicebox_pipeline::resume::dir_of(
+            &args
+                .output
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(&config.output.dir)),
+        )
+    });
+    if let Some(dir) = &resume_dir {
+        let saved = dir.join("profile.bin");
+        if dir.join("journal.json").exists() && saved.exists() {
+            return profile::load(&saved).map_err(anyhow::Error::msg);
+        }
+    }
     if args.common.inputs.iter().any(|i| i == "-") {
         eprintln!(
             "warning: standard input can be read only once, so stages that learn from the corpus \
@@ -248,6 +304,11 @@ fn learned_profiles(
     }
     if !args.quiet {
         eprintln!("profile pass: {:.1}s", t.elapsed().as_secs_f64());
+    }
+    if let Some(dir) = &resume_dir {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create", dir.display()))?;
+        profile::save(&dir.join("profile.bin"), &profiles).map_err(anyhow::Error::msg)?;
     }
     Ok(profiles)
 }
@@ -313,6 +374,48 @@ fn peak_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn cmd_bench(args: BenchArgs, registry: Arc<Registry>) -> Result<ExitCode> {
+    if args.inputs.iter().any(|i| i == "-") {
+        bail!(
+            "bench reads its input several times; standard input cannot be benchmarked, give files"
+        );
+    }
+    let config = load_config(args.config.as_deref(), &registry)?;
+    let common = CommonArgs {
+        config: args.config.clone(),
+        threads: None,
+        batch_size: args.batch_size,
+        format: args.format.clone(),
+        inputs: args.inputs.clone(),
+    };
+    let given = match &args.profile {
+        Some(p) => Some(profile::load(p).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    let sweep = if args.threads.is_empty() {
+        vec![run_options(&config, &common)?.effective_threads()]
+    } else {
+        args.threads.clone()
+    };
+    if sweep.contains(&0) {
+        bail!("--threads: every count must be at least 1");
+    }
+    let make_opts = || run_options(&config, &common);
+    let mut first: Option<bench::Measured> = None;
+    for &threads in &sweep {
+        let m = bench::measure(&config, &registry, given.as_ref(), threads, &make_opts)?;
+        if args.json {
+            println!("{}", bench::to_json(&m, first.as_ref()));
+        } else {
+            println!("{}", bench::table(&m, first.as_ref()));
+        }
+        if first.is_none() {
+            first = Some(m);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_profile(common: CommonArgs, output: PathBuf, registry: Arc<Registry>) -> Result<ExitCode> {
@@ -383,6 +486,7 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Profile { common, output } => cmd_profile(common, output, registry),
+        Command::Bench(args) => cmd_bench(args, registry),
         Command::Report { run_dir, output } => {
             let page = output.unwrap_or_else(|| run_dir.join("report.html"));
             sluicebox_report::render(&run_dir, &page).map(|()| {

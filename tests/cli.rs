@@ -487,3 +487,209 @@ fn golden_cases() {
         assert_eq!(st_text, want, "{}: stats.json differs", case.display());
     }
 }
+
+/// A full disk: writes fail (here with a file-size limit, so the test needs
+/// no mount). The run must end with exit 2 and a clear error, and leave no
+/// output file that looks complete.
+#[test]
+fn a_failing_disk_ends_the_run_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    // `ulimit -f 64` caps files at 64 KiB; SIGXFSZ is ignored so the write
+    // itself fails (EFBIG), as it would with ENOSPC on a full disk.
+    let script = format!(
+        "ulimit -f 64; trap '' XFSZ; exec '{}' run -q -c '{}' -o '{}' '{}'",
+        env!("CARGO_BIN_EXE_sluicebox"),
+        root().join("config/passthrough.toml").display(),
+        out.display(),
+        root().join("examples/sample.jsonl.gz").display()
+    );
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("write failed"), "{err}");
+    assert!(err.contains("docs"), "names the file: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // Nothing committed: no docs.jsonl and no stats.json (a truncated file
+    // under the final name would look like a finished run).
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        !names.iter().any(|n| n == "docs.jsonl" || n == "stats.json"),
+        "{names:?}"
+    );
+}
+
+/// Input files that vanish between listing and reading (here a dangling
+/// link inside an input directory) are reported by name and skipped; the
+/// rest of the input is still cleaned.
+#[test]
+fn vanished_inputs_are_reported_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::write(
+        input.join("a.jsonl"),
+        "{\"id\":\"a1\",\"text\":\"The council met on Tuesday to discuss the budget.\"}\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(dir.path().join("gone.jsonl"), input.join("b.jsonl")).unwrap();
+    let out = dir.path().join("o");
+    let o = run(&[
+        "run",
+        "-q",
+        "-c",
+        root().join("config/passthrough.toml").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("b.jsonl"), "{err}");
+    assert!(err.contains("no such file"), "{err}");
+    let s = stats(&out);
+    assert_eq!(s["totals"]["written"], 1);
+    assert_eq!(s["totals"]["errors"], 1);
+    assert_balanced(&s);
+}
+
+/// The sample dump as five input files (so a run has file boundaries to
+/// resume from), in `dir`.
+fn sample_in_parts(dir: &Path) -> Vec<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(root().join("examples/sample.jsonl.gz")).unwrap(),
+    )
+    .read_to_string(&mut text)
+    .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    (0..5)
+        .map(|i| {
+            let p = dir.join(format!("part{i}.jsonl"));
+            let part: Vec<&str> = lines.iter().skip(i).step_by(5).copied().collect();
+            std::fs::write(&p, part.join("\n") + "\n").unwrap();
+            p.display().to_string()
+        })
+        .collect()
+}
+
+fn run_in(out: &Path, extra: &[&str], inputs: &[String], env: Option<(&str, &str)>) -> Output {
+    let mut c = bin();
+    c.args(["run", "-q", "-o", out.to_str().unwrap()])
+        .args(extra)
+        .args(inputs);
+    if let Some((k, v)) = env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+fn assert_same_run(a: &Path, b: &Path) {
+    for f in ["docs.jsonl", "rejects.jsonl"] {
+        let (x, y) = (
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+        );
+        assert!(x == y, "{f} differs");
+    }
+    assert_eq!(stable_stats(a), stable_stats(b));
+    assert!(
+        !b.join(".resume").exists(),
+        "the resume state is removed at the end"
+    );
+}
+
+/// A run that dies after committing two of five files continues with
+/// `--resume` (restoring the dedupe index) and ends with exactly the output
+/// of a run that never stopped.
+#[test]
+fn resume_after_a_crash_gives_the_uninterrupted_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = sample_in_parts(dir.path());
+    let whole = dir.path().join("whole");
+    let o = run_in(&whole, &[], &inputs, None);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let out = dir.path().join("resumed");
+    let o = run_in(
+        &out,
+        &["--resume"],
+        &inputs,
+        Some(("SLUICEBOX_FAULT_ABORT_AFTER_FILES", "2")),
+    );
+    assert!(!o.status.success(), "the injected crash happened");
+    assert!(!out.join("docs.jsonl").exists() && !out.join("stats.json").exists());
+    let journal: Value =
+        serde_json::from_slice(&std::fs::read(out.join(".resume/journal.json")).unwrap()).unwrap();
+    assert_eq!(journal["files_done"], 2);
+
+    let o = run_in(&out, &["--resume"], &inputs, None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_same_run(&whole, &out);
+    // Only the last three files were read by the resumed run.
+    assert_eq!(stats(&out)["totals"]["read"], 177);
+
+    // Resuming another run's state is refused, not mixed in.
+    let o = run_in(
+        &out,
+        &["--resume"],
+        &inputs[..2],
+        Some(("SLUICEBOX_FAULT_ABORT_AFTER_FILES", "1")),
+    );
+    assert!(!o.status.success());
+    let o = run_in(&out, &["--resume"], &inputs[..3], None);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("another config or other inputs"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// SIGKILL at an arbitrary moment: no output that looks finished is left,
+/// and `--resume` still ends with the uninterrupted output.
+#[test]
+fn a_killed_run_resumes_to_the_same_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = sample_in_parts(dir.path());
+    // Decode and dedupe only (no profile pass), so the runs are short.
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[[stages]]\ntype = \"decode\"\n[[stages]]\ntype = \"dedupe\"\n",
+    )
+    .unwrap();
+    let c = ["-c", cfg.to_str().unwrap()];
+    let whole = dir.path().join("whole");
+    assert!(run_in(&whole, &c, &inputs, None).status.success());
+    let with_resume = ["-c", cfg.to_str().unwrap(), "--resume"];
+    for delay_ms in [20u64, 100, 300] {
+        let out = dir.path().join(format!("killed-{delay_ms}"));
+        let mut child = bin()
+            .args(["run", "-q", "-o", out.to_str().unwrap()])
+            .args(with_resume)
+            .args(&inputs)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        if !status.success() {
+            assert!(!out.join("stats.json").exists(), "killed at {delay_ms} ms");
+        }
+        let o = run_in(&out, &with_resume, &inputs, None);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_same_run(&whole, &out);
+    }
+}

@@ -12,6 +12,7 @@
 use crate::{Document, StageError};
 use std::any::Any;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
 /// What a stage did to one document.
@@ -78,6 +79,28 @@ pub trait OrderedStage: Send {
     fn finish(&mut self) -> Result<(), StageError> {
         Ok(())
     }
+    /// `run --resume`: save the state reached so far as checkpoint number
+    /// `generation`, in files whose names start with `base` (a stage may
+    /// share files between generations, e.g. an append-only log), so that
+    /// [`OrderedStage::restore`] continues exactly from here. Generations
+    /// before the newest restored one are never read again. Stages that
+    /// cannot checkpoint say `Err`, and resume refuses to start.
+    fn checkpoint(&mut self, base: &Path, generation: u64) -> Result<(), StageError> {
+        let _ = generation;
+        Err(no_resume(base))
+    }
+    /// Load checkpoint `generation` saved by [`OrderedStage::checkpoint`].
+    fn restore(&mut self, base: &Path, generation: u64) -> Result<(), StageError> {
+        let _ = generation;
+        Err(no_resume(base))
+    }
+}
+
+fn no_resume(path: &Path) -> StageError {
+    StageError::file(
+        path.display().to_string(),
+        "this stage keeps state across documents and cannot checkpoint it; run without --resume",
+    )
 }
 
 /// Whatever the parallel half of a split stage hands to its ordered half.
@@ -99,6 +122,16 @@ pub trait Decide: Send {
     ) -> Result<Verdict, StageError>;
     fn finish(&mut self) -> Result<(), StageError> {
         Ok(())
+    }
+    /// As [`OrderedStage::checkpoint`].
+    fn checkpoint(&mut self, base: &Path, generation: u64) -> Result<(), StageError> {
+        let _ = generation;
+        Err(no_resume(base))
+    }
+    /// As [`OrderedStage::restore`].
+    fn restore(&mut self, base: &Path, generation: u64) -> Result<(), StageError> {
+        let _ = generation;
+        Err(no_resume(base))
     }
 }
 

@@ -90,6 +90,10 @@ pub struct Totals {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub files: u64,
+    /// Input records that are not documents by design (WARC requests,
+    /// metadata, revisits, non-text responses), by kind in `Stats::skipped`.
+    /// Outside `records`: they never enter the pipeline.
+    pub skipped: u64,
 }
 
 impl AddAssign<&Totals> for Totals {
@@ -103,6 +107,66 @@ impl AddAssign<&Totals> for Totals {
         self.bytes_in += o.bytes_in;
         self.bytes_out += o.bytes_out;
         self.files += o.files;
+        self.skipped += o.skipped;
+    }
+}
+
+/// Document byte lengths in log2 buckets, before (as read) and after (as
+/// written), so a report can show how lengths changed without rereading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LengthHistogram {
+    /// Lower bucket edges in bytes; bucket `i` is `[edges[i], edges[i+1])`,
+    /// the last is open-ended.
+    pub edges: Vec<u64>,
+    pub input: Vec<u64>,
+    pub output: Vec<u64>,
+}
+
+/// Buckets: `[0, 64)`, then one per power of two up to `[1 MiB, inf)`.
+const LENGTH_BUCKETS: usize = 16;
+
+impl Default for LengthHistogram {
+    fn default() -> Self {
+        let mut edges = vec![0u64];
+        edges.extend((0..LENGTH_BUCKETS as u32 - 1).map(|k| 64u64 << k));
+        LengthHistogram {
+            edges,
+            input: vec![0; LENGTH_BUCKETS],
+            output: vec![0; LENGTH_BUCKETS],
+        }
+    }
+}
+
+impl LengthHistogram {
+    fn bucket(len: u64) -> usize {
+        if len < 64 {
+            0
+        } else {
+            ((63 - len.leading_zeros()) as usize - 5).min(LENGTH_BUCKETS - 1)
+        }
+    }
+
+    pub fn add_input(&mut self, len: u64) {
+        if let Some(c) = self.input.get_mut(Self::bucket(len)) {
+            *c += 1;
+        }
+    }
+
+    pub fn add_output(&mut self, len: u64) {
+        if let Some(c) = self.output.get_mut(Self::bucket(len)) {
+            *c += 1;
+        }
+    }
+}
+
+impl AddAssign<&LengthHistogram> for LengthHistogram {
+    fn add_assign(&mut self, o: &LengthHistogram) {
+        for (a, b) in self.input.iter_mut().zip(&o.input) {
+            *a += b;
+        }
+        for (a, b) in self.output.iter_mut().zip(&o.output) {
+            *a += b;
+        }
     }
 }
 
@@ -123,6 +187,9 @@ pub struct Stats {
     pub sources: BTreeMap<String, SourceStats>,
     /// The first errors, in input order (all are counted in `totals.errors`).
     pub errors: Vec<RecordError>,
+    pub length_histogram: LengthHistogram,
+    /// Skipped input records by kind (see `Totals::skipped`).
+    pub skipped: BTreeMap<String, u64>,
 }
 
 /// How many located errors `stats.json` keeps (the count is always exact).
@@ -158,6 +225,10 @@ impl AddAssign<&Stats> for Stats {
         }
         for (k, v) in &o.sources {
             *self.sources.entry(k.clone()).or_default() += v;
+        }
+        self.length_histogram += &o.length_histogram;
+        for (k, v) in &o.skipped {
+            *self.skipped.entry(k.clone()).or_insert(0) += v;
         }
         for e in &o.errors {
             if self.errors.len() < MAX_KEPT_ERRORS {
@@ -199,6 +270,28 @@ mod tests {
         assert!(ab.balanced());
         assert_eq!(ab.stage("boiler").unwrap().dropped["no_content"], 1);
         assert_eq!(ab.stage("boiler").unwrap().docs_in, 2);
+    }
+
+    #[test]
+    fn lengths_fall_in_power_of_two_buckets() {
+        let mut h = LengthHistogram::default();
+        for len in [0, 63, 64, 127, 128, 5000, 1 << 20, u64::MAX] {
+            h.add_input(len);
+        }
+        h.add_output(100);
+        assert_eq!(h.edges[..4], [0, 64, 128, 256]);
+        assert_eq!(*h.edges.last().unwrap(), 1 << 20);
+        // [0,64): 0 and 63; [64,128): 64 and 127; [128,256): 128; [4096,8192): 5000; last: 1 MiB and max.
+        assert_eq!(h.input[0], 2);
+        assert_eq!(h.input[1], 2);
+        assert_eq!(h.input[2], 1);
+        assert_eq!(h.input[7], 1);
+        assert_eq!(h.input[15], 2);
+        assert_eq!(h.output[1], 1);
+        let mut sum = LengthHistogram::default();
+        sum += &h;
+        sum += &h;
+        assert_eq!(sum.input[15], 4);
     }
 
     #[test]

@@ -110,10 +110,19 @@ static ASCII_NORM: [[u8; 128]; 2] = [ascii_norm_table(false), ascii_norm_table(t
 
 /// [`normalise`] into a reused buffer.
 pub fn normalise_into(line: &str, fold_digits: bool, out: &mut String) {
-    // Built as bytes: runs of ASCII letters and digits are mapped through a
-    // table in one tight loop; other characters are decoded one by one, with
-    // table-free answers for the common scripts.
     let mut v = std::mem::take(out).into_bytes();
+    normalise_bytes_into(line, fold_digits, &mut v);
+    // Only whole characters were written, so this never fails.
+    *out = String::from_utf8(v).unwrap_or_default();
+}
+
+/// [`normalise`] as UTF-8 bytes into a reused buffer: the hot paths hash
+/// and compare the bytes and never need a `String` (whose UTF-8 check
+/// would be a second pass over the line).
+pub fn normalise_bytes_into(line: &str, fold_digits: bool, v: &mut Vec<u8>) {
+    // Runs of ASCII letters and digits are mapped through a table in one
+    // tight loop; other characters are decoded one by one, with table-free
+    // answers for the common scripts.
     v.clear();
     v.reserve(line.len());
     let table = &ASCII_NORM[fold_digits as usize];
@@ -150,19 +159,45 @@ pub fn normalise_into(line: &str, fold_digits: bool, out: &mut String) {
             v.push(b' ');
         }
         space = false;
-        let mut tmp = [0u8; 4];
-        if fold_digits && numeric {
-            v.push(b'0');
-        } else if let Some(l) = lower_fast(c) {
+        push_norm_char(v, c, numeric, fold_digits);
+    }
+}
+
+/// Append one non-ASCII alphanumeric character as [`normalise`] writes it.
+#[inline]
+fn push_norm_char(v: &mut Vec<u8>, c: char, numeric: bool, fold_digits: bool) {
+    let mut tmp = [0u8; 4];
+    if fold_digits && numeric {
+        v.push(b'0');
+    } else if let Some(l) = lower_fast(c) {
+        v.extend_from_slice(l.encode_utf8(&mut tmp).as_bytes());
+    } else {
+        for l in c.to_lowercase() {
             v.extend_from_slice(l.encode_utf8(&mut tmp).as_bytes());
-        } else {
-            for l in c.to_lowercase() {
-                v.extend_from_slice(l.encode_utf8(&mut tmp).as_bytes());
-            }
         }
     }
-    // Only whole characters were written, so this never fails.
-    *out = String::from_utf8(v).unwrap_or_default();
+}
+
+/// Byte range of `s.trim()` in `s`, with the ASCII spaces of nearly every
+/// line handled without Unicode tables.
+pub fn trim_bounds(s: &str) -> (usize, usize) {
+    let b = s.as_bytes();
+    let ascii_ws = |x: u8| matches!(x, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    let mut i = 0;
+    while b.get(i).is_some_and(|&x| ascii_ws(x)) {
+        i += 1;
+    }
+    if b.get(i).is_some_and(|&x| x >= 0x80) {
+        i = s.len() - s.trim_start().len();
+    }
+    let mut j = b.len();
+    while j > i && b.get(j - 1).is_some_and(|&x| ascii_ws(x)) {
+        j -= 1;
+    }
+    if j > i && b.get(j - 1).is_some_and(|&x| x >= 0x80) {
+        j = s.trim_end().len().max(i);
+    }
+    (i, j)
 }
 
 /// The lowercase of a letter of Latin-1 or basic Cyrillic without the
@@ -282,7 +317,7 @@ impl Counts {
             return;
         }
         self.words += 1;
-        if token.len <= WORD_BYTES && stop.contains_packed(&token.packed()) {
+        if token.len <= stop.max_len() && stop.contains_packed(&token.packed()) {
             self.stop_words += 1;
         }
         if first.is_some_and(|c| c.is_uppercase()) {
@@ -290,7 +325,46 @@ impl Counts {
         }
         token.clear();
     }
+
+    /// Finish a token that is the ASCII run `lower[start..end]` (already
+    /// lowercased; `lower` is zero padded by [`WORD_BYTES`]).
+    #[inline(always)]
+    fn finish_ascii(
+        &mut self,
+        lower: &[u8],
+        start: usize,
+        end: usize,
+        upper: bool,
+        stop: &WordSet,
+    ) {
+        self.words += 1;
+        self.capitalised += upper as u32;
+        let len = end - start;
+        if len > stop.max_len() {
+            return;
+        }
+        // The key is the token's bytes as little-endian words, zero padded:
+        // whole-word loads, the bytes past the token masked off.
+        let word = |j: usize| -> u64 {
+            let off = start + 8 * j;
+            let w = lower
+                .get(off..off + 8)
+                .and_then(|w| <[u8; 8]>::try_from(w).ok())
+                .map_or(0, u64::from_le_bytes);
+            let valid = len.saturating_sub(8 * j).min(8);
+            w & ((1u128 << (8 * valid)) - 1) as u64
+        };
+        let k: Packed = if len <= 8 {
+            [word(0), 0, 0]
+        } else {
+            [word(0), word(1), word(2)]
+        };
+        self.stop_words += stop.contains_packed(&k) as u32;
+    }
 }
+
+/// `ascii_start` when no ASCII-run token is in progress.
+const NO_TOKEN: usize = usize::MAX;
 
 /// `(is_alphanumeric, is_numeric)` of a non-ASCII character, with table-free
 /// answers for the blocks most text is written in (Latin-1 and Latin
@@ -313,9 +387,65 @@ fn classify_non_ascii(c: char) -> (bool, bool) {
 /// Scratch space reused across lines (no allocation per line).
 #[derive(Default)]
 pub struct Scratch {
-    /// The line normalised with digits folded, when `norm_ready`.
-    pub norm: String,
+    /// The line normalised with digits folded (UTF-8), when `norm_ready`.
+    pub norm: Vec<u8>,
     pub norm_ready: bool,
+    /// The line with ASCII letters lowercased, for the lexicon.
+    lower: Vec<u8>,
+}
+
+const A_ALNUM: u8 = 1;
+const A_DIGIT: u8 = 2;
+const A_UPPER: u8 = 4;
+/// `char::is_whitespace` (which, unlike `u8::is_ascii_whitespace`, includes
+/// the vertical tab).
+const A_SPACE: u8 = 8;
+const A_COMMA: u8 = 16;
+const A_SEP: u8 = 32;
+
+/// Classes of the ASCII bytes, so the scan of an ASCII character is one
+/// table load and a few bit tests.
+const fn ascii_classes() -> [u8; 128] {
+    let mut t = [0u8; 128];
+    let mut i = 0;
+    while i < 128 {
+        let c = i as u8;
+        let mut k = 0;
+        if c.is_ascii_alphanumeric() {
+            k |= A_ALNUM;
+        }
+        if c.is_ascii_digit() {
+            k |= A_DIGIT;
+        }
+        if c.is_ascii_uppercase() {
+            k |= A_UPPER;
+        }
+        if matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+            k |= A_SPACE;
+        }
+        if c == b',' {
+            k |= A_COMMA;
+        }
+        if matches!(c, b'|' | b'/' | b'>') {
+            k |= A_SEP;
+        }
+        t[i] = k;
+        i += 1;
+    }
+    t
+}
+
+static ASCII_CLASS: [u8; 128] = ascii_classes();
+
+/// `ln(1 + n)` for small counts, from a table: the same `f32::ln` values,
+/// without a call per line and feature.
+fn ln1p_count(n: u32) -> f32 {
+    static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    let t = TABLE.get_or_init(|| (0..=1024u32).map(|i| (1.0 + i as f32).ln()).collect());
+    match t.get(n as usize) {
+        Some(&v) => v,
+        None => (1.0 + n as f32).ln(),
+    }
 }
 
 /// Measure one trimmed, non-empty line.
@@ -344,38 +474,106 @@ pub fn line_features(
     let mut token = Token::new();
     let token = &mut token;
     let mut token_first: Option<char> = None;
-    scratch.norm_ready = false;
 
     let mut cut = line.len().min(SCAN_BYTES);
     while !line.is_char_boundary(cut) {
         cut -= 1;
     }
     let scanned = &line[..cut];
-    for c in scanned.chars() {
-        n.chars += 1;
-        if c.is_ascii() {
-            let b = c as u8;
-            if b.is_ascii_alphanumeric() {
+    // A line scanned whole is normalised in the same pass (the hard rules
+    // and the profile lookup need it); a longer one later, if at all.
+    let whole = cut == line.len();
+    // The scanned bytes with ASCII letters lowercased, zero padded so that
+    // a token's lookup key is three unaligned loads: most tokens are runs
+    // of ASCII letters, taken whole from here instead of byte by byte.
+    let lower = &mut scratch.lower;
+    lower.clear();
+    lower.extend_from_slice(scanned.as_bytes());
+    lower.make_ascii_lowercase();
+    lower.extend_from_slice(&[0u8; WORD_BYTES]);
+    let lower = &lower[..];
+    let norm = &mut scratch.norm;
+    norm.clear();
+    let mut space = false;
+    let bytes = scanned.as_bytes();
+    // The token in progress is either a pure ASCII run starting at
+    // `ascii_start` (with `ascii_upper`: its first letter is a capital), or,
+    // once it holds other characters, built in `token`.
+    let mut ascii_start = NO_TOKEN;
+    let mut ascii_upper = false;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b < 0x80 {
+            let k = ASCII_CLASS[b as usize];
+            if k & A_ALNUM != 0 {
+                let start = i;
+                let mut run_digits = 0u32;
+                let mut kk = k;
+                loop {
+                    run_digits += u32::from((kk & A_DIGIT) >> 1);
+                    i += 1;
+                    match bytes.get(i) {
+                        Some(&x) if x < 0x80 && ASCII_CLASS[x as usize] & A_ALNUM != 0 => {
+                            kk = ASCII_CLASS[x as usize];
+                        }
+                        _ => break,
+                    }
+                }
+                let run = (i - start) as u32;
+                n.chars += run;
+                word_chars += run;
+                digits += run_digits;
                 if first_alpha.is_none() {
-                    first_alpha = Some(c);
+                    first_alpha = Some(b as char);
                 }
-                digits += b.is_ascii_digit() as u32;
-                word_chars += 1;
-                if token.is_empty() {
-                    token_first = Some(c);
+                let low = &lower[start..i];
+                if !token.is_empty() {
+                    for &x in low {
+                        token.push_byte(x);
+                    }
+                } else if ascii_start == NO_TOKEN {
+                    ascii_start = start;
+                    ascii_upper = k & A_UPPER != 0;
                 }
-                token.push_byte(b.to_ascii_lowercase());
+                if whole {
+                    if space && !norm.is_empty() {
+                        norm.push(b' ');
+                    }
+                    space = false;
+                    if run_digits == 0 {
+                        norm.extend_from_slice(low);
+                    } else {
+                        norm.extend(
+                            low.iter()
+                                .map(|&x| if x.is_ascii_digit() { b'0' } else { x }),
+                        );
+                    }
+                }
+                continue;
+            }
+            i += 1;
+            n.chars += 1;
+            if ascii_start != NO_TOKEN {
+                n.finish_ascii(lower, ascii_start, i - 1, ascii_upper, stop);
+                ascii_start = NO_TOKEN;
             } else {
                 n.finish(token, token_first, stop);
-                token_first = None;
-                if !(b == b' ' || c.is_whitespace()) {
-                    punct += 1;
-                    commas += (b == b',') as u32;
-                    separators += matches!(b, b'|' | b'/' | b'>') as u32;
-                }
+            }
+            token_first = None;
+            space = true;
+            if k & A_SPACE == 0 {
+                punct += 1;
+                commas += (k & A_COMMA != 0) as u32;
+                separators += (k & A_SEP != 0) as u32;
             }
             continue;
         }
+        let Some(c) = scanned.get(i..).and_then(|rest| rest.chars().next()) else {
+            break;
+        };
+        let at = i;
+        i += c.len_utf8();
+        n.chars += 1;
         let (alnum, numeric) = classify_non_ascii(c);
         if alnum {
             if first_alpha.is_none() {
@@ -385,15 +583,35 @@ pub fn line_features(
                 digits += 1;
             }
             word_chars += 1;
+            if whole {
+                if space && !norm.is_empty() {
+                    norm.push(b' ');
+                }
+                space = false;
+                push_norm_char(norm, c, numeric, true);
+            }
             if is_cjk_char(c) {
                 // Each ideograph or kana is a token of its own.
-                n.finish(token, token_first, stop);
+                if ascii_start != NO_TOKEN {
+                    n.finish_ascii(lower, ascii_start, at, ascii_upper, stop);
+                    ascii_start = NO_TOKEN;
+                } else {
+                    n.finish(token, token_first, stop);
+                }
                 token.push(c);
                 n.finish(token, None, stop);
                 token_first = None;
                 continue;
             }
-            if token.is_empty() {
+            if ascii_start != NO_TOKEN {
+                // An ASCII run continues with another letter ("café"):
+                // carry on byte by byte.
+                for &x in &lower[ascii_start..at] {
+                    token.push_byte(x);
+                }
+                token_first = bytes.get(ascii_start).map(|&x| x as char);
+                ascii_start = NO_TOKEN;
+            } else if token.is_empty() {
                 token_first = Some(c);
             }
             if let Some(l) = lower_fast(c) {
@@ -404,8 +622,14 @@ pub fn line_features(
                 }
             }
         } else {
-            n.finish(token, token_first, stop);
+            if ascii_start != NO_TOKEN {
+                n.finish_ascii(lower, ascii_start, at, ascii_upper, stop);
+                ascii_start = NO_TOKEN;
+            } else {
+                n.finish(token, token_first, stop);
+            }
             token_first = None;
+            space = true;
             if !c.is_whitespace() {
                 punct += 1;
                 if c == '،' || c == '，' || c == '、' {
@@ -417,6 +641,10 @@ pub fn line_features(
             }
         }
     }
+    if ascii_start != NO_TOKEN {
+        n.finish_ascii(lower, ascii_start, bytes.len(), ascii_upper, stop);
+    }
+    scratch.norm_ready = whole;
     n.finish(token, token_first, stop);
     let Counts {
         chars,
@@ -427,7 +655,7 @@ pub fn line_features(
     // Extrapolate absolute counts of a long line from its scanned prefix
     // (most lines are scanned whole: scale 1 leaves every count as it is).
     let (words, chars, stop_words, capitalised, punct, digits, commas, separators, word_chars) =
-        if cut == line.len() {
+        if whole {
             (
                 words,
                 chars,
@@ -456,7 +684,9 @@ pub fn line_features(
         };
 
     // Lexicon phrases live in short lines; a long paragraph is prose.
-    let hits = if line.len() <= MAX_LEXICON_LINE {
+    let hits = if whole && line.len() <= MAX_LEXICON_LINE {
+        lexicon.hits_ascii_lower(scratch.lower.get(..line.len()).unwrap_or_default())
+    } else if line.len() <= MAX_LEXICON_LINE {
         lexicon.hits(line)
     } else {
         Hits::default()
@@ -476,7 +706,7 @@ pub fn line_features(
     f[3] = (7..=15).contains(&words) as u8 as f32;
     f[4] = (16..=40).contains(&words) as u8 as f32;
     f[5] = (words > 40) as u8 as f32;
-    f[6] = (1.0 + chars as f32).ln() / 5.0;
+    f[6] = ln1p_count(chars) / 5.0;
     f[7] = if words == 0 {
         0.0
     } else {
@@ -498,8 +728,8 @@ pub fn line_features(
         index as f32 / (count - 1) as f32
     };
     f[15] = hits.weak as u8 as f32;
-    f[16] = (1.0 + separators as f32).ln();
-    f[17] = (1.0 + comment_markers as f32).ln() / 2.0;
+    f[16] = ln1p_count(separators);
+    f[17] = ln1p_count(comment_markers) / 2.0;
     f[18] = (commas as f32 / w).min(1.0);
     f[19] = (word_chars as f32 / w / 10.0).min(2.0);
     f[20] = first_alpha.is_some_and(|c| c.is_lowercase()) as u8 as f32;
@@ -538,16 +768,18 @@ fn hard_rule(
     if words > 14 {
         return None;
     }
-    normalise_into(line, true, &mut scratch.norm);
-    scratch.norm_ready = true;
-    let norm = &scratch.norm;
+    if !scratch.norm_ready {
+        normalise_bytes_into(line, true, &mut scratch.norm);
+        scratch.norm_ready = true;
+    }
+    let norm = &scratch.norm[..];
     if lexicon.is_boilerplate_line(norm) {
         return Some("lexicon_line");
     }
     if words <= 20 && ends_with_caps_tag(line) {
         return Some("related_link");
     }
-    if words == 0 || norm.bytes().all(|b| b == b'0' || b == b' ') {
+    if words == 0 || norm.iter().all(|&b| b == b'0' || b == b' ') {
         return Some("no_words");
     }
     let promo = [
@@ -558,14 +790,14 @@ fn hard_rule(
         "read more ",
     ]
     .iter()
-    .any(|p| norm.starts_with(p));
+    .any(|p| norm.starts_with(p.as_bytes()));
     if promo && (words <= 8 || has_url) && !terminal {
         return Some("promo");
     }
     if promo && has_url {
         return Some("promo");
     }
-    if norm.starts_with("home ") && words <= 8 && !terminal {
+    if norm.starts_with(b"home ") && words <= 8 && !terminal {
         return Some("breadcrumb");
     }
     let source_footer = line.starts_with("Source:") || line.starts_with("Source :");
@@ -599,6 +831,116 @@ mod tests {
             }
         }
         out
+    }
+
+    /// Reference word and stopword counts, one character at a time:
+    /// maximal runs of alphanumerics, each CJK character a word of its own.
+    fn counts_std(line: &str, stop: &WordSet) -> (u32, u32, u32) {
+        let (mut words, mut stops, mut caps) = (0, 0, 0);
+        let mut token = String::new();
+        let mut first: Option<char> = None;
+        let mut finish = |token: &mut String, first: Option<char>| {
+            if token.is_empty() {
+                return;
+            }
+            words += 1;
+            stops += stop.contains(token.as_bytes()) as u32;
+            caps += first.is_some_and(char::is_uppercase) as u32;
+            token.clear();
+        };
+        for c in line.chars() {
+            if c.is_alphanumeric() && is_cjk_char(c) {
+                finish(&mut token, first);
+                token.push(c);
+                finish(&mut token, None);
+                first = None;
+            } else if c.is_alphanumeric() {
+                if token.is_empty() {
+                    first = Some(c);
+                }
+                token.extend(c.to_lowercase());
+            } else {
+                finish(&mut token, first);
+                first = None;
+            }
+        }
+        finish(&mut token, first);
+        (words, stops, caps)
+    }
+
+    #[test]
+    fn one_pass_scan_matches_the_reference_on_real_lines() {
+        // Every line of the seed pages, plus lines that mix ASCII runs with
+        // other letters, digits, CJK and capitals (the scan's slow paths).
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/seeds");
+        let mut lines: Vec<String> = [
+            "Café au lait, naïve Ünited crème brûlée — 2023 Élysée",
+            "The THE tHe and AND of OF: http://www.example.com/x",
+            "政府は水曜日、エネルギー危機の影響を受けた企業への支援を延長すると発表した。",
+            "Мы используем файлы cookie и ДРУГИЕ технологии",
+            "abc漢字def ½ ² x86_64 über-cool İstanbul",
+            "Die Bundesregierung hat am Mittwoch beschlossen, die Hilfen auszuweiten.",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for name in [
+            "000_e7f6ed2af000063c.txt",
+            "002_31699701fbb39e56.txt",
+            "003_240feac35cea67fe.txt",
+        ] {
+            let text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+            lines.extend(
+                text.lines()
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty()),
+            );
+        }
+        let sw = crate::lang::Stopwords::load();
+        let lexicon = Lexicon::new(&[], &[]).unwrap();
+        let mut scratch = Scratch::default();
+        for lang in ["en", "de", "ru", "ja"] {
+            let stop = sw.for_lang(Some(lang));
+            for line in lines.iter().filter(|l| l.len() <= SCAN_BYTES) {
+                let lf = line_features(line, 0, 1, 0, Some(lang), stop, &lexicon, &mut scratch);
+                let (words, stops, caps) = counts_std(line, stop);
+                assert_eq!(lf.words, words, "{line}");
+                let w = words.max(1) as f32;
+                let density = if words == 0 { 0.0 } else { stops as f32 / w };
+                assert_eq!(lf.f[7], density, "{lang}: {line}");
+                if lang != "ja" {
+                    assert_eq!(lf.f[11], caps as f32 / w, "{line}");
+                }
+                assert!(scratch.norm_ready);
+                assert_eq!(
+                    scratch.norm,
+                    normalise_std(line, true).into_bytes(),
+                    "{line}"
+                );
+                if line.len() <= MAX_LEXICON_LINE {
+                    assert_eq!(lf.hits, lexicon.hits(line), "{line}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn trim_bounds_agrees_with_str_trim() {
+        for s in [
+            "",
+            "   ",
+            "\u{a0}",
+            " \t\u{a0}Source link\u{3000} \r",
+            "\u{2003}Home\u{a0}\u{a0}",
+            "plain",
+            " é ",
+            "\u{b}x\u{c}",
+            "\u{85}\u{85}",
+        ] {
+            let (a, b) = trim_bounds(s);
+            assert_eq!(&s[a..b], s.trim(), "{s:?}");
+            assert_eq!(a, s.len() - s.trim_start().len(), "{s:?}");
+        }
     }
 
     #[test]

@@ -2,8 +2,11 @@
 //! `extra_patterns` / `keep_patterns`, compiled to Aho-Corasick automata so
 //! a line is matched against every pattern in one linear scan.
 
-use crate::lang::FastSet;
+use crate::lang::QuickHasher;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
+use std::sync::OnceLock;
 
 const LEXICON: &str = include_str!("../data/lexicon.txt");
 
@@ -18,7 +21,7 @@ pub struct Hits {
 }
 
 /// Compiled patterns.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Lexicon {
     /// Strong, weak, comment and extra/keep patterns in one automaton (one
     /// scan per line); `class[pattern id]` says which list each came from.
@@ -26,7 +29,7 @@ pub struct Lexicon {
     class: Vec<u8>,
     /// Whole lines (normalised by [`crate::features::normalise`]) that are
     /// boilerplate by themselves: "share", "read more", "source link" ...
-    lines: FastSet,
+    lines: HashSet<Vec<u8>, BuildHasherDefault<QuickHasher>>,
     /// "http", "www.", ".com/": a line holding one has a link.
     url: [memchr::memmem::Finder<'static>; 3],
 }
@@ -39,6 +42,9 @@ const KEEP: u8 = 16;
 
 /// Patterns match ASCII case-insensitively; for patterns that start with a
 /// non-ASCII letter we also add the capitalised form ("Поделиться").
+/// ASCII case is folded on both sides (patterns here, lines by the caller)
+/// rather than by the automaton: a case-insensitive DFA has twice the byte
+/// classes, twice the memory and runs at half the speed.
 fn variants(patterns: &[String]) -> Vec<String> {
     let mut out = Vec::with_capacity(patterns.len() * 2);
     for p in patterns {
@@ -46,7 +52,8 @@ fn variants(patterns: &[String]) -> Vec<String> {
         let mut chars = lower.chars();
         if let Some(first) = chars.next() {
             if !first.is_ascii() {
-                let cap: String = first.to_uppercase().chain(chars).collect();
+                let mut cap: String = first.to_uppercase().chain(chars).collect();
+                cap.make_ascii_lowercase();
                 if cap != lower {
                     out.push(cap);
                 }
@@ -61,6 +68,17 @@ impl Lexicon {
     /// Built-in lexicon plus the user's additions and exceptions (literal,
     /// case-insensitive substrings).
     pub fn new(extra: &[String], keep: &[String]) -> Result<Self, String> {
+        // The built-in automaton is compiled once per process: every pass
+        // builds the stage anew, and the compile costs milliseconds.
+        static BUILTIN: OnceLock<Result<Lexicon, String>> = OnceLock::new();
+        let nonempty = |v: &[String]| v.iter().any(|p| !p.trim().is_empty());
+        if !nonempty(extra) && !nonempty(keep) {
+            return BUILTIN.get_or_init(|| Self::compile(&[], &[])).clone();
+        }
+        Self::compile(extra, keep)
+    }
+
+    fn compile(extra: &[String], keep: &[String]) -> Result<Self, String> {
         let mut sections: [Vec<String>; 4] = Default::default();
         let mut current: Option<usize> = None;
         for line in LEXICON.lines() {
@@ -82,9 +100,9 @@ impl Lexicon {
             };
         }
         let [strong, weak, lines, comment] = sections;
-        let mut set = FastSet::default();
+        let mut set: HashSet<Vec<u8>, BuildHasherDefault<QuickHasher>> = HashSet::default();
         for l in &lines {
-            set.insert(crate::features::normalise(l, false));
+            set.insert(crate::features::normalise(l, false).into_bytes());
         }
         let nonempty = |v: &[String]| -> Vec<String> {
             v.iter().filter(|p| !p.trim().is_empty()).cloned().collect()
@@ -107,7 +125,6 @@ impl Lexicon {
             }
         }
         let all = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostFirst)
             .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
@@ -126,6 +143,11 @@ impl Lexicon {
 
     /// Match one (trimmed) line.
     pub fn hits(&self, line: &str) -> Hits {
+        self.hits_ascii_lower(&line.to_ascii_lowercase().into_bytes())
+    }
+
+    /// Match one (trimmed) line whose ASCII letters are already lowercased.
+    pub fn hits_ascii_lower(&self, line: &[u8]) -> Hits {
         let mut bits = 0u8;
         // Non-overlapping leftmost-first matches: user and strong patterns
         // are listed first, so "cookie policy" is strong, not weak "cookie".
@@ -148,7 +170,7 @@ impl Lexicon {
     }
 
     /// Whether a normalised line is boilerplate on its own.
-    pub fn is_boilerplate_line(&self, normalised: &str) -> bool {
+    pub fn is_boilerplate_line(&self, normalised: &[u8]) -> bool {
         self.lines.contains(normalised)
     }
 }
@@ -174,7 +196,11 @@ mod tests {
         for (line, strong, whole) in cases {
             assert_eq!(lx.hits(line).strong, *strong, "{line}");
             let norm = crate::features::normalise(line, false);
-            assert_eq!(lx.is_boilerplate_line(&norm), *whole, "{line} -> {norm}");
+            assert_eq!(
+                lx.is_boilerplate_line(norm.as_bytes()),
+                *whole,
+                "{line} -> {norm}"
+            );
         }
     }
 

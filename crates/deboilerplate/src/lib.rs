@@ -293,21 +293,22 @@ impl Cleaner {
             ..Analysis::default()
         };
         let mut pos = 0;
-        for raw in text.split('\n') {
-            let trimmed = raw.trim();
-            let start = pos + (raw.len() - raw.trim_start().len());
-            let blank = trimmed.is_empty();
+        let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]);
+        for end in ends {
+            let raw = text.get(pos..end).unwrap_or_default();
+            let (s, e) = features::trim_bounds(raw);
+            let blank = s == e;
             if !blank {
                 a.content.push(a.lines.len());
             }
             a.lines.push(Line {
                 raw_start: pos,
-                start,
-                end: start + trimmed.len(),
+                start: pos + s,
+                end: pos + e,
                 blank,
                 removed: None,
             });
-            pos += raw.len() + 1;
+            pos = end + 1;
         }
         if self.config.mode == Mode::C4 {
             for &i in &a.content {
@@ -355,7 +356,7 @@ impl Cleaner {
                 if let Some((_, site, _)) = learned_site {
                     if line.len() <= self.config.max_line_bytes {
                         if !scratch.norm_ready {
-                            features::normalise_into(line, true, &mut scratch.norm);
+                            features::normalise_bytes_into(line, true, &mut scratch.norm);
                         }
                         let norm = &scratch.norm;
                         if !norm.is_empty() {
@@ -367,8 +368,9 @@ impl Cleaner {
             a.features.push(lf);
         }
         if let Some((sketch, _, docs)) = learned_site {
+            let need = self.learned_threshold(docs);
             for &(k, h) in &probes {
-                if self.learned(sketch, docs, h) {
+                if sketch.reaches(h, need) {
                     if let Some(lf) = a.features.get_mut(k) {
                         lf.rule = Some("learned");
                     }
@@ -422,14 +424,23 @@ impl Cleaner {
         a
     }
 
-    /// Whether a line (by its [`profile::line_hash`]) is learned
-    /// boilerplate of a site with `docs` documents.
-    fn learned(&self, sketch: &Sketch, docs: u32, line_hash: u64) -> bool {
+    /// The document count from which a line of a site with `docs`
+    /// documents is learned boilerplate: at least `min_docs` and at least
+    /// `min_fraction` of the site's documents (`u32::MAX`: never).
+    fn learned_threshold(&self, docs: u32) -> u32 {
         if docs < self.config.min_docs {
-            return false;
+            return u32::MAX;
         }
-        let n = sketch.get(line_hash);
-        n >= self.config.min_docs && f64::from(n) >= self.config.min_fraction * f64::from(docs)
+        // n >= fraction * docs  <=>  n >= ceil(fraction * docs) for integer n.
+        let by_fraction = (self.config.min_fraction * f64::from(docs)).ceil();
+        let by_fraction = if by_fraction <= 0.0 {
+            0
+        } else if by_fraction >= f64::from(u32::MAX) {
+            u32::MAX
+        } else {
+            by_fraction as u32
+        };
+        self.config.min_docs.max(by_fraction)
     }
 
     /// The language to use for a document: an earlier stage's, else detected.

@@ -14,7 +14,7 @@
 //! Cost: observe is O(document bytes) plus O(lines · log lines) for the
 //! per-document dedup; a query is 4 array reads.
 
-use crate::features::normalise_into;
+use crate::features::{normalise_bytes_into, trim_bounds};
 use sluicebox_core::{Document, ProfileBuilder, StageError};
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -67,8 +67,8 @@ pub fn url_host(url: &str) -> Option<String> {
 }
 
 /// Hash of one normalised line for a site.
-pub fn line_hash(site: u64, normalised: &str) -> u64 {
-    xxh3_64_with_seed(normalised.as_bytes(), site)
+pub fn line_hash(site: u64, normalised: impl AsRef<[u8]>) -> u64 {
+    xxh3_64_with_seed(normalised.as_ref(), site)
 }
 
 /// Settings shared by the profile pass and the cleaning pass.
@@ -108,6 +108,18 @@ impl Sketch {
             let i = self.index(h, row);
             self.cells[i] = self.cells[i].saturating_add(n);
         }
+    }
+
+    /// Whether the count of `h` is at least `need`. Stops at the first row
+    /// below it: most lines of a page are unique, and each row read is a
+    /// cache miss in a large sketch.
+    #[inline]
+    pub fn reaches(&self, h: u64, need: u32) -> bool {
+        (0..ROWS).all(|row| {
+            self.cells
+                .get(self.index(h, row))
+                .is_some_and(|&c| c >= need)
+        })
     }
 
     /// Upper bound of the count of `h` (exact when nothing collided).
@@ -205,7 +217,7 @@ pub struct SiteProfileBuilder {
     params: ProfileParams,
     exact: FastMap,
     sketch: Option<Sketch>,
-    norm: String,
+    norm: Vec<u8>,
     hashes: Vec<u64>,
 }
 
@@ -215,7 +227,7 @@ impl SiteProfileBuilder {
             params,
             exact: FastMap::default(),
             sketch: None,
-            norm: String::new(),
+            norm: Vec::new(),
             hashes: Vec::new(),
         }
     }
@@ -233,12 +245,17 @@ impl SiteProfileBuilder {
     /// Learn from one document's text under a site key.
     pub fn observe_text(&mut self, site: u64, text: &str) {
         self.hashes.clear();
-        for line in text.split('\n') {
-            let line = line.trim();
+        let mut pos = 0;
+        let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]);
+        for end in ends {
+            let raw = text.get(pos..end).unwrap_or_default();
+            pos = end + 1;
+            let (s, e) = trim_bounds(raw);
+            let line = raw.get(s..e).unwrap_or_default();
             if line.is_empty() || line.len() > self.params.max_line_bytes {
                 continue;
             }
-            normalise_into(line, true, &mut self.norm);
+            normalise_bytes_into(line, true, &mut self.norm);
             if self.norm.is_empty() {
                 continue;
             }

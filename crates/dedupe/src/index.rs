@@ -619,7 +619,14 @@ impl Index {
 
     /// Saves the index to `path` and its sets to [`sets_path`]`(path)`.
     pub fn save(&mut self, path: &Path) -> Result<(), String> {
-        let sets = sets_path(path);
+        self.save_with_sets(path, &sets_path(path))
+    }
+
+    /// Saves the index to `path` and its sets to `sets`. Once the sets file
+    /// is there, later saves only append to it, so saving again and again
+    /// (checkpoints) costs the in-memory index, not the sets.
+    pub fn save_with_sets(&mut self, path: &Path, sets: &Path) -> Result<(), String> {
+        let sets = sets.to_path_buf();
         self.persist_sets(&sets)?;
         if let Some(store) = self.store.as_mut() {
             store.flush()?;
@@ -641,6 +648,12 @@ impl Index {
     }
 
     pub fn load(path: &std::path::Path, expect: IndexParams) -> Result<Self, String> {
+        Self::load_with_sets(path, &sets_path(path), expect)
+    }
+
+    /// Loads an index saved with [`Index::save_with_sets`]; bytes the sets
+    /// file gained after that save are cut off.
+    pub fn load_with_sets(path: &Path, sets: &Path, expect: IndexParams) -> Result<Self, String> {
         let data = std::fs::read(path).map_err(|e| e.to_string())?;
         if data.len() < 12 || &data[..8] != MAGIC {
             return Err("not a sluicebox dedupe index".into());
@@ -680,7 +693,7 @@ impl Index {
             return Err("corrupt index: table sizes disagree".into());
         }
         if index.sets_len > 0 {
-            index.store = Some(SetStore::open(&sets_path(path), index.sets_len)?);
+            index.store = Some(SetStore::open(sets, index.sets_len)?);
         }
         Ok(index)
     }

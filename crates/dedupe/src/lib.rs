@@ -41,7 +41,7 @@ use sluicebox_core::{
     plugin, BuildContext, Built, Cx, Decide, Document, Prepare, Prepared, Reason, StageError,
     StageFactory, StagePlugin, Verdict,
 };
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Options of the dedupe stage.
@@ -229,6 +229,12 @@ impl StagePlugin for Dedupe {
             }),
         })
     }
+}
+
+fn checkpoint_path(base: &Path, generation: u64) -> PathBuf {
+    let mut name = base.as_os_str().to_owned();
+    name.push(format!(".{generation}"));
+    PathBuf::from(name)
 }
 
 /// The registry entry for the dedupe stage.
@@ -499,6 +505,24 @@ impl Decide for Decider {
             }
         }
         Ok(Verdict::changed_if(changed))
+    }
+
+    /// `run --resume`: the index to `base.<generation>`, its verification
+    /// sets to `base.sets`, shared by all generations (appended to, never
+    /// copied, so a checkpoint costs the in-memory index only).
+    fn checkpoint(&mut self, base: &Path, generation: u64) -> Result<(), StageError> {
+        let path = checkpoint_path(base, generation);
+        self.index
+            .save_with_sets(&path, &index::sets_path(base))
+            .map_err(|e| StageError::file(path.display().to_string(), e))
+    }
+
+    fn restore(&mut self, base: &Path, generation: u64) -> Result<(), StageError> {
+        let path = checkpoint_path(base, generation);
+        self.index =
+            Index::load_with_sets(&path, &index::sets_path(base), self.config.index_params())
+                .map_err(|e| StageError::file(path.display().to_string(), e))?;
+        Ok(())
     }
 
     fn finish(&mut self) -> Result<(), StageError> {

@@ -15,6 +15,12 @@ pub enum Format {
     Files,
     /// Every line of the file is one document (raw bytes).
     Lines,
+    /// Common Crawl WET: WARC `conversion` records (extracted text).
+    Wet,
+    /// WARC: `response` records with HTML or text payloads.
+    Warc,
+    /// Parquet: one document per row, text from the text column.
+    Parquet,
 }
 
 impl Format {
@@ -23,12 +29,20 @@ impl Format {
             "jsonl" | "json" | "ndjson" => Some(Format::Jsonl),
             "files" | "file" => Some(Format::Files),
             "lines" | "line" => Some(Format::Lines),
+            "wet" => Some(Format::Wet),
+            "warc" => Some(Format::Warc),
+            "parquet" => Some(Format::Parquet),
             _ => None,
         }
     }
 
+    /// The names [`Format::parse`] accepts, for messages.
+    pub const NAMES: &'static str = "jsonl, files, lines, wet, warc or parquet";
+
     /// Format implied by a file name: `.jsonl`/`.json`/`.ndjson`, optionally
-    /// followed by `.gz` or `.zst`, is JSONL; anything else is a document.
+    /// followed by `.gz` or `.zst`, is JSONL; `.wet`/`.warc.wet` is WET,
+    /// `.warc` is WARC (both also compressed); `.parquet` is Parquet;
+    /// anything else is a document.
     pub fn from_name(name: &str) -> Format {
         let lower = name.to_ascii_lowercase();
         let stem = lower
@@ -38,6 +52,12 @@ impl Format {
             .unwrap_or(&lower);
         if stem.ends_with(".jsonl") || stem.ends_with(".json") || stem.ends_with(".ndjson") {
             Format::Jsonl
+        } else if stem.ends_with(".wet") {
+            Format::Wet
+        } else if stem.ends_with(".warc") {
+            Format::Warc
+        } else if lower.ends_with(".parquet") {
+            Format::Parquet
         } else {
             Format::Files
         }
@@ -109,14 +129,12 @@ pub fn open_decompressed(inner: Box<dyn Read + Send>) -> io::Result<Box<dyn BufR
     let head = buffered.fill_buf()?;
     Ok(match Compression::sniff(head) {
         Compression::None => Box::new(buffered),
-        Compression::Gzip => Box::new(BufReader::with_capacity(
-            1 << 20,
+        Compression::Gzip => Box::new(crate::inflate::ThreadedRead::spawn(Box::new(
             flate2::bufread::MultiGzDecoder::new(buffered),
-        )),
-        Compression::Zstd => Box::new(BufReader::with_capacity(
-            1 << 20,
+        ))?),
+        Compression::Zstd => Box::new(crate::inflate::ThreadedRead::spawn(Box::new(
             zstd::stream::read::Decoder::with_buffer(buffered)?,
-        )),
+        ))?),
     })
 }
 
@@ -160,7 +178,11 @@ pub fn expand_inputs(args: &[String], format: Option<Format>) -> (Vec<InputFile>
             }
         };
         if meta.is_dir() {
+            // Links are followed: a link to a file is input like the file,
+            // and a dangling one (a file that vanished) is reported, not
+            // skipped without a word.
             let walker = walkdir::WalkDir::new(path)
+                .follow_links(true)
                 .sort_by_file_name()
                 .into_iter()
                 .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
@@ -224,6 +246,14 @@ mod tests {
             ("page.txt", Format::Files),
             ("page.html.gz", Format::Files),
             ("jsonl", Format::Files),
+            ("CC-MAIN-20190318-00064.warc.wet.gz", Format::Wet),
+            ("x.wet.gz", Format::Wet),
+            ("x.warc.wet", Format::Wet),
+            ("x.WARC.GZ", Format::Warc),
+            ("crawl/x.warc", Format::Warc),
+            ("x.warc.zst", Format::Warc),
+            ("train-00000-of-00010.parquet", Format::Parquet),
+            ("notes.warc.txt", Format::Files),
         ] {
             assert_eq!(Format::from_name(name), f, "{name}");
         }

@@ -1,6 +1,7 @@
 //! Input files to raw records, with every problem located and none fatal.
 
 use crate::input::{describe, Format, InputFile};
+pub use crate::warc::ReadSummary;
 use memchr::memchr;
 use std::io::{self, BufRead, Read};
 use std::sync::Arc;
@@ -20,6 +21,8 @@ pub enum RawKind {
     Json(Vec<u8>),
     /// Undecoded document bytes (`files`, `lines`) with their id.
     Bytes { id: String, bytes: Vec<u8> },
+    /// A WET or WARC record's document (text or HTML still to convert).
+    Web(Box<crate::warc::WebRecord>),
     /// A record that could not be read; the message says why.
     Error(String),
 }
@@ -30,6 +33,7 @@ impl RawRecord {
         match &self.kind {
             RawKind::Json(b) => b.len() + 1,
             RawKind::Bytes { bytes, .. } => bytes.len(),
+            RawKind::Web(w) => w.bytes.len(),
             RawKind::Error(_) => 0,
         }
     }
@@ -90,13 +94,14 @@ fn read_line_limited(r: &mut dyn BufRead, buf: &mut Vec<u8>, max: usize) -> io::
 /// Read every record of `input`, calling `emit` for each (in order). `emit`
 /// returns `false` to stop early (the run was cancelled). Problems become
 /// [`RawKind::Error`] records; reading goes on where it can (a bad JSON line,
-/// an oversized record) and stops the file where it cannot (a truncated
-/// compressed stream).
+/// an oversized record, a damaged WARC record) and stops the file where it
+/// cannot (a truncated compressed stream). Records deliberately skipped
+/// (WARC requests, metadata ...) are counted in the returned summary.
 pub fn read_input(
     input: &InputFile,
     max_doc_bytes: usize,
     emit: &mut dyn FnMut(RawRecord) -> bool,
-) {
+) -> ReadSummary {
     let file = input.display.clone();
     let error = |line: u64, msg: String| RawRecord {
         file: file.clone(),
@@ -112,9 +117,13 @@ pub fn read_input(
                     0,
                     format!("document of {size} bytes exceeds max_doc_bytes ({max_doc_bytes})"),
                 ));
-                return;
+                return ReadSummary::default();
             }
         }
+    }
+    if input.format == Format::Parquet {
+        crate::parquet::read_parquet(input, max_doc_bytes, emit);
+        return ReadSummary::default();
     }
     let mut reader = match input.open() {
         Ok(r) => r,
@@ -125,10 +134,14 @@ pub fn read_input(
                 .unwrap_or(&msg)
                 .to_string();
             emit(error(0, format!("cannot read: {msg}")));
-            return;
+            return ReadSummary::default();
         }
     };
     match input.format {
+        Format::Wet | Format::Warc => {
+            return crate::warc::read_warc(reader, &file, max_doc_bytes, emit);
+        }
+        Format::Parquet => {}
         Format::Files => {
             let mut bytes = Vec::new();
             let limit = max_doc_bytes as u64 + 1;
@@ -198,12 +211,12 @@ pub fn read_input(
                                 describe(&e)
                             ),
                         ));
-                        return;
+                        return ReadSummary::default();
                     }
                 };
                 any = true;
                 if !emit(rec) {
-                    return;
+                    return ReadSummary::default();
                 }
             }
             if !any {
@@ -211,6 +224,7 @@ pub fn read_input(
             }
         }
     }
+    ReadSummary::default()
 }
 
 #[cfg(test)]
@@ -243,6 +257,7 @@ mod tests {
                     format!("{}:{id}:{}", r.line, String::from_utf8_lossy(bytes))
                 }
                 RawKind::Error(m) => format!("{}:error:{m}", r.line),
+                RawKind::Web(w) => format!("{}:{}:web", r.line, w.id),
             })
             .collect()
     }

@@ -204,6 +204,7 @@ pub fn parse_record(raw: RawRecord, opts: &RecordOptions) -> Result<Document, St
             doc.origin = origin;
             Ok(doc)
         }
+        RawKind::Web(w) => Ok(web_document(*w, origin)),
         RawKind::Json(line) => {
             use serde::de::DeserializeSeed;
             // Validate UTF-8 once for the whole line; parsing from &str then
@@ -294,6 +295,47 @@ pub fn parse_record(raw: RawRecord, opts: &RecordOptions) -> Result<Document, St
             Ok(doc)
         }
     }
+}
+
+/// A WET/WARC record's document. HTML is turned into text lines here (on
+/// the workers) but stays in the page's bytes, so `decode` still decides
+/// the charset, as for `files` input; WET text (UTF-8 by definition) is
+/// taken as text when it is valid UTF-8.
+fn web_document(w: crate::warc::WebRecord, origin: Origin) -> Document {
+    let id = if w.id.is_empty() {
+        origin.to_string()
+    } else {
+        w.id
+    };
+    let mut doc = if w.html {
+        let hint = w
+            .charset
+            .clone()
+            .or_else(|| crate::html::meta_charset(&w.bytes));
+        let mut d = Document::from_bytes(id, crate::html::html_to_text(&w.bytes, hint.as_deref()));
+        d.charset_hint = hint;
+        d
+    } else {
+        match String::from_utf8(w.bytes) {
+            Ok(text) if w.charset.is_none() => Document::from_text(id, text),
+            Ok(text) => {
+                let mut d = Document::from_bytes(id, text.into_bytes());
+                d.charset_hint = w.charset;
+                d
+            }
+            Err(e) => {
+                let mut d = Document::from_bytes(id, e.into_bytes());
+                d.charset_hint = w.charset.or_else(|| Some("utf-8".to_string()));
+                d
+            }
+        }
+    };
+    doc.origin = origin;
+    doc.fields = w.fields;
+    if let Some(note) = w.note {
+        doc.set_attr("warc_warning", note);
+    }
+    doc
 }
 
 #[cfg(test)]

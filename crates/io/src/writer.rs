@@ -235,6 +235,67 @@ impl JsonlWriter {
     }
 }
 
+/// File format of the `docs` output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    #[default]
+    Jsonl,
+    Parquet,
+}
+
+impl OutputFormat {
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "jsonl" => Some(Self::Jsonl),
+            "parquet" => Some(Self::Parquet),
+            _ => None,
+        }
+    }
+}
+
+/// The docs/rejects writer behind one type: JSONL (compressed as asked) or
+/// Parquet (zstd inside the file). Both take the records serialised by
+/// [`document_json`] and commit each file only when complete.
+pub enum OutputWriter {
+    Jsonl(JsonlWriter),
+    Parquet(crate::parquet::ParquetWriter),
+}
+
+impl OutputWriter {
+    pub fn new(
+        format: OutputFormat,
+        dir: &Path,
+        stem: &str,
+        compression: OutputCompression,
+        max_per_file: u64,
+    ) -> Self {
+        match format {
+            OutputFormat::Jsonl => {
+                OutputWriter::Jsonl(JsonlWriter::new(dir, stem, compression, max_per_file))
+            }
+            OutputFormat::Parquet => {
+                OutputWriter::Parquet(crate::parquet::ParquetWriter::new(dir, stem, max_per_file))
+            }
+        }
+    }
+
+    /// Write one record (a JSON object without the trailing newline).
+    pub fn write_record(&mut self, json: &[u8]) -> Result<(), String> {
+        match self {
+            OutputWriter::Jsonl(w) => w.write_record(json),
+            OutputWriter::Parquet(w) => w.write_record(json),
+        }
+    }
+
+    /// Finish the last file; returns every file written.
+    pub fn finish(self) -> Result<Vec<PathBuf>, String> {
+        match self {
+            OutputWriter::Jsonl(w) => w.finish(),
+            OutputWriter::Parquet(w) => w.finish(),
+        }
+    }
+}
+
 use crate::json::push_json_str;
 
 /// The output record of a document: `id`, `source`, `text`, `attributes`,

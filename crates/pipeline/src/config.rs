@@ -48,9 +48,10 @@ impl Default for RunSection {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct InputSection {
-    /// `auto` (by file name), `jsonl`, `files` or `lines`.
+    /// `auto` (by file name), `jsonl`, `files`, `lines`, `wet`, `warc` or
+    /// `parquet`.
     pub format: String,
-    /// JSONL field holding the text.
+    /// JSONL field (Parquet column) holding the text.
     pub text_field: String,
     /// JSONL field holding the id.
     pub id_field: String,
@@ -84,6 +85,9 @@ pub struct OutputSection {
     pub max_docs_per_file: u64,
     /// Keep the text of rejected documents in `rejects.jsonl`.
     pub rejects_text: bool,
+    /// `jsonl` or `parquet` for docs (rejects stay JSONL). Parquet files
+    /// are zstd-compressed inside, whatever `compression` says.
+    pub format: String,
 }
 
 impl Default for OutputSection {
@@ -93,6 +97,7 @@ impl Default for OutputSection {
             compression: "none".into(),
             max_docs_per_file: 0,
             rejects_text: true,
+            format: "jsonl".into(),
         }
     }
 }
@@ -199,10 +204,17 @@ impl Config {
         if run.batch_size == 0 {
             errors.push("[run]: batch_size must be at least 1".into());
         }
-        if !matches!(input.format.as_str(), "auto" | "jsonl" | "files" | "lines") {
+        if input.format != "auto" && sluicebox_io::Format::parse(&input.format).is_none() {
             errors.push(format!(
-                "[input]: format = \"{}\": expected \"auto\", \"jsonl\", \"files\" or \"lines\"",
-                input.format
+                "[input]: format = \"{}\": expected auto, {}",
+                input.format,
+                sluicebox_io::Format::NAMES
+            ));
+        }
+        if sluicebox_io::OutputFormat::parse(&output.format).is_none() {
+            errors.push(format!(
+                "[output]: format = \"{}\": expected \"jsonl\" or \"parquet\"",
+                output.format
             ));
         }
         if sluicebox_io::OutputCompression::parse(&output.compression).is_none() {

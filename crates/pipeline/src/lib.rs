@@ -8,12 +8,14 @@
 //! * [`runner`]: reader thread → rayon pool → ordered steps → writer, bounded
 //!   by credits, deterministic for any thread count and batch size.
 //! * [`profile`]: the learning pass and the profile file.
+//! * [`resume`]: journal, parts and checkpoints of `run --resume`.
 
 pub mod config;
 pub mod engine;
 pub mod plan;
 pub mod profile;
 pub mod registry;
+pub mod resume;
 pub mod runner;
 pub mod sources;
 

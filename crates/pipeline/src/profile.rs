@@ -3,7 +3,8 @@
 //! Documents go through the parallel stages before each learning stage;
 //! a learning stage observes the document where it stands in the chain
 //! (and is not applied, having no profile yet); ordered and split stages
-//! are skipped (their state belongs to the cleaning pass). Each batch
+//! are skipped (their state belongs to the cleaning pass), and so is
+//! everything after the last learning stage. Each batch
 //! builds its own partials; the collector merges them in batch order.
 
 use crate::config::Config;
@@ -11,7 +12,7 @@ use crate::engine::{ParallelFn, Phase};
 use crate::plan::{Plan, ProfileSet};
 use crate::registry::Registry;
 use crate::runner::{
-    drive, guarded, phases_of, Batch, BySource, Partials, RunOptions, Shared, Slot,
+    drive, guarded, phases_of, Batch, BySource, Partials, ReadFrom, RunOptions, Shared, Slot,
 };
 use sluicebox_core::{BuildContext, Cx, Document, ProfileBuilder, Verdict};
 use std::path::Path;
@@ -165,26 +166,34 @@ pub fn build_profiles(
         parallel,
         ordered: None,
     }];
-    drive(config, opts, &shared, n_stages, phases, move |b: Batch| {
-        records += b.stats.totals.records;
-        bytes += b.input_bytes;
-        if let Some(p) = &progress {
-            p(records, bytes);
-        }
-        if let Ok(mut acc) = m2.lock() {
-            if acc.is_empty() {
-                *acc = b.partials;
-            } else {
-                for (a, p) in acc.iter_mut().zip(b.partials) {
-                    match (a.as_mut(), p) {
-                        (Some(a), Some(p)) => a.merge(p),
-                        (None, Some(p)) => *a = Some(p),
-                        _ => {}
+    drive(
+        config,
+        opts,
+        &shared,
+        n_stages,
+        phases,
+        ReadFrom::default(),
+        move |b: Batch| {
+            records += b.stats.totals.records;
+            bytes += b.input_bytes;
+            if let Some(p) = &progress {
+                p(records, bytes);
+            }
+            if let Ok(mut acc) = m2.lock() {
+                if acc.is_empty() {
+                    *acc = b.partials;
+                } else {
+                    for (a, p) in acc.iter_mut().zip(b.partials) {
+                        match (a.as_mut(), p) {
+                            (Some(a), Some(p)) => a.merge(p),
+                            (None, Some(p)) => *a = Some(p),
+                            _ => {}
+                        }
                     }
                 }
             }
-        }
-    })?;
+        },
+    )?;
     if let Some(f) = shared.fatal.lock().ok().and_then(|f| f.clone()) {
         return Err(f);
     }
@@ -241,6 +250,10 @@ fn observe(
                 if let Some(Some(p)) = partials.get_mut(k) {
                     p.observe(&doc);
                 }
+            }
+            // Stages after the last learner cannot change any profile.
+            if learners.iter().all(|(p, _)| *p <= pos) {
+                return;
             }
             continue;
         }

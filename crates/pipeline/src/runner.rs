@@ -15,8 +15,8 @@ use sluicebox_core::{
     Verdict,
 };
 use sluicebox_io::{
-    document_json, read_input, InputFile, IoError, JsonlWriter, OutputCompression, RawKind,
-    RawRecord, RecordOptions,
+    document_json, read_input, InputFile, IoError, OutputCompression, OutputFormat, OutputWriter,
+    RawKind, RawRecord, RecordOptions,
 };
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -41,6 +41,9 @@ pub struct RunOptions {
     pub command: String,
     /// Print record errors to stderr as they happen.
     pub print_errors: bool,
+    /// Keep the run resumable (see [`crate::resume`]); continue an
+    /// interrupted one found in the output directory.
+    pub resume: bool,
 }
 
 impl RunOptions {
@@ -56,6 +59,7 @@ impl RunOptions {
             progress: None,
             command: String::new(),
             print_errors: true,
+            resume: false,
         }
     }
 
@@ -167,6 +171,9 @@ pub(crate) struct Batch {
     pub input_bytes: u64,
     /// Profile pass only: per learning stage, this batch's partial.
     pub partials: Partials,
+    /// Resumable runs: this batch ends an input file, and this many input
+    /// files are done with it.
+    pub file_done: Option<u64>,
 }
 
 impl Indexed for Batch {
@@ -272,6 +279,7 @@ impl Shared {
                 }
                 stats.totals.read += 1;
                 stats.totals.bytes_in += doc.byte_len() as u64;
+                stats.length_histogram.add_input(doc.byte_len() as u64);
                 let s = stats.sources.entry(doc.source.clone()).or_default();
                 s.read += 1;
                 s.bytes_in += doc.byte_len() as u64;
@@ -489,6 +497,8 @@ pub(crate) struct OrderedPart {
     pub pos: usize,
     pub instances: Vec<OrderedInstance>,
     pub by_source: Vec<Option<usize>>,
+    /// Resumable runs: where checkpoints go at the end of each input file.
+    pub checkpoints: Option<PathBuf>,
 }
 
 impl OrderedPart {
@@ -539,6 +549,39 @@ impl OrderedPart {
             }
         }
         batch.slots = out;
+        if let (Some(dir), Some(files)) = (&self.checkpoints, batch.file_done) {
+            for (k, inst) in self.instances.iter_mut().enumerate() {
+                let base = crate::resume::checkpoint_base(dir, &id, k);
+                let r = match inst {
+                    OrderedInstance::Ordered(o) => guarded(|| o.checkpoint(&base, files)),
+                    OrderedInstance::Decide(d) => guarded(|| d.checkpoint(&base, files)),
+                };
+                if let Err((_, msg)) = r {
+                    shared.fail(format!(
+                        "stage `{id}`: cannot checkpoint for --resume: {msg}"
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Resumable runs: continue from the checkpoint taken after `files` files.
+    fn restore(
+        &mut self,
+        shared: &Shared,
+        dir: &std::path::Path,
+        files: u64,
+    ) -> Result<(), String> {
+        let id = &shared.stage_ids[self.pos];
+        for (k, inst) in self.instances.iter_mut().enumerate() {
+            let base = crate::resume::checkpoint_base(dir, id, k);
+            let r = match inst {
+                OrderedInstance::Ordered(o) => guarded(|| o.restore(&base, files)),
+                OrderedInstance::Decide(d) => guarded(|| d.restore(&base, files)),
+            };
+            r.map_err(|(_, msg)| format!("stage `{id}`: cannot resume: {msg}"))?;
+        }
+        Ok(())
     }
 
     fn finish(&mut self, shared: &Shared) {
@@ -599,6 +642,7 @@ pub(crate) fn phases_of(plan: Plan) -> (Vec<ParallelPart>, Vec<Option<OrderedPar
                 pos,
                 instances: ord_instances,
                 by_source,
+                checkpoints: None,
             });
             pars.push(ParallelPart {
                 stages: Vec::new(),
@@ -616,6 +660,18 @@ pub(crate) fn phases_of(plan: Plan) -> (Vec<ParallelPart>, Vec<Option<OrderedPar
     (pars, ords)
 }
 
+/// Where reading starts, and whether batches end at file ends.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ReadFrom {
+    /// Input files already done (resumed runs skip them).
+    pub skip_files: u64,
+    /// Sequence number of the first record read.
+    pub seq: u64,
+    /// End a batch at the end of every input file and mark it (resumable
+    /// runs checkpoint there).
+    pub mark_files: bool,
+}
+
 /// Read every input into batches of raw records, calling `send` for each.
 pub(crate) fn read_batches(
     inputs: &[InputFile],
@@ -623,6 +679,7 @@ pub(crate) fn read_batches(
     batch_size: usize,
     max_doc_bytes: usize,
     n_stages: usize,
+    from: ReadFrom,
     send: &mut dyn FnMut(Batch) -> bool,
 ) {
     // Bytes per batch: with `in_flight` batches this bounds memory, so a
@@ -635,18 +692,31 @@ pub(crate) fn read_batches(
         busy_ns: vec![0; n_stages],
         input_bytes: 0,
         partials: Vec::new(),
+        file_done: None,
     };
     let mut index = 0u64;
-    let mut seq = 0u64;
+    let mut seq = from.seq;
     let mut batch = new_batch(0);
     let mut stopped = false;
-    let mut push = |raw: RawRecord, batch: &mut Batch, stopped: &mut bool| -> bool {
-        batch.input_bytes += raw.byte_len() as u64;
-        batch.slots.push(Slot::Raw(seq, raw));
-        seq += 1;
-        if batch.slots.len() >= batch_size || batch.input_bytes >= BATCH_BYTES {
+    // Adds a record (if any) and sends the batch when it is full or, with
+    // `file_done`, when it ends an input file.
+    let mut push = |raw: Option<RawRecord>,
+                    file_done: Option<u64>,
+                    batch: &mut Batch,
+                    stopped: &mut bool|
+     -> bool {
+        if let Some(raw) = raw {
+            batch.input_bytes += raw.byte_len() as u64;
+            batch.slots.push(Slot::Raw(seq, raw));
+            seq += 1;
+        }
+        if file_done.is_some()
+            || batch.slots.len() >= batch_size
+            || batch.input_bytes >= BATCH_BYTES
+        {
             index += 1;
-            let full = std::mem::replace(batch, new_batch(index));
+            let mut full = std::mem::replace(batch, new_batch(index));
+            full.file_done = file_done;
             if !send(full) {
                 *stopped = true;
                 return false;
@@ -654,23 +724,34 @@ pub(crate) fn read_batches(
         }
         true
     };
-    for e in input_errors {
+    // Listing errors belong to the first file's part (already done when resuming).
+    let listing_errors = if from.skip_files == 0 {
+        input_errors
+    } else {
+        &[]
+    };
+    for e in listing_errors {
         let IoError::Path { path, message } = e;
         let raw = RawRecord {
             file: Arc::from(path.as_str()),
             line: 0,
             kind: RawKind::Error(format!("cannot read: {message}")),
         };
-        if !push(raw, &mut batch, &mut stopped) {
+        if !push(Some(raw), None, &mut batch, &mut stopped) {
             return;
         }
     }
-    for input in inputs {
+    for (n, input) in inputs.iter().enumerate().skip(from.skip_files as usize) {
         batch.stats.totals.files += 1;
-        read_input(input, max_doc_bytes, &mut |raw| {
-            push(raw, &mut batch, &mut stopped)
+        let summary = read_input(input, max_doc_bytes, &mut |raw| {
+            push(Some(raw), None, &mut batch, &mut stopped)
         });
-        if stopped {
+        batch.stats.totals.skipped += summary.skipped_total();
+        for (kind, n) in summary.skipped {
+            *batch.stats.skipped.entry(kind).or_insert(0) += n;
+        }
+        if stopped || (from.mark_files && !push(None, Some(n as u64 + 1), &mut batch, &mut stopped))
+        {
             return;
         }
     }
@@ -681,8 +762,10 @@ pub(crate) fn read_batches(
 
 /// Writes kept documents, rejects and errors in input order.
 struct Sink {
-    docs: Option<JsonlWriter>,
-    rejects: Option<JsonlWriter>,
+    docs: Option<OutputWriter>,
+    rejects: Option<OutputWriter>,
+    /// Resumable runs: `docs`/`rejects` are the current file's parts.
+    resume: Option<ResumeState>,
     stats: Stats,
     busy_ns: Vec<u64>,
     records: u64,
@@ -703,6 +786,7 @@ impl Sink {
                     let t = &mut self.stats.totals;
                     t.written += 1;
                     t.bytes_out += text_len;
+                    self.stats.length_histogram.add_output(text_len);
                     let s = self.stats.sources.entry(source).or_default();
                     s.written += 1;
                     s.bytes_out += text_len;
@@ -752,6 +836,61 @@ impl Sink {
         if let Some(p) = &self.progress {
             p(self.records, self.input_bytes);
         }
+        if let Some(files) = batch.file_done {
+            if let Err(e) = self.commit_file(files) {
+                shared.fail(e);
+            }
+        }
+    }
+
+    /// Resumable runs: commit the parts of the files done so far, then the
+    /// journal that names them, then open the next parts.
+    fn commit_file(&mut self, files: u64) -> Result<(), String> {
+        let Some(r) = self.resume.as_mut() else {
+            return Ok(());
+        };
+        for w in [self.docs.take(), self.rejects.take()]
+            .into_iter()
+            .flatten()
+        {
+            w.finish()?;
+        }
+        r.journal.files_done = files;
+        r.journal.seq_next = self.stats.totals.records;
+        r.journal.stats = self.stats.clone();
+        crate::resume::save(&r.dir, &r.journal)?;
+        for base in &r.checkpoint_bases {
+            let mut old = base.as_os_str().to_owned();
+            old.push(format!(".{}", files.saturating_sub(1)));
+            let _ = std::fs::remove_file(PathBuf::from(old));
+        }
+        if std::env::var("SLUICEBOX_FAULT_ABORT_AFTER_FILES").ok() == Some(files.to_string()) {
+            // Fault injection for the resume tests: die like a SIGKILL here.
+            std::process::abort();
+        }
+        self.docs = Some(r.part("docs", files));
+        self.rejects = Some(r.part("rejects", files));
+        Ok(())
+    }
+}
+
+/// A resumable run's place in `OUTDIR/.resume`.
+struct ResumeState {
+    dir: PathBuf,
+    journal: crate::resume::Journal,
+    /// Checkpoint bases of the ordered stages (old generations are removed).
+    checkpoint_bases: Vec<PathBuf>,
+}
+
+impl ResumeState {
+    fn part(&self, kind: &str, file: u64) -> OutputWriter {
+        OutputWriter::new(
+            OutputFormat::Jsonl,
+            &self.dir,
+            &crate::resume::part_stem(kind, file),
+            OutputCompression::None,
+            0,
+        )
     }
 }
 
@@ -764,6 +903,7 @@ pub(crate) fn drive(
     shared: &Arc<Shared>,
     n_stages: usize,
     phases: Vec<Phase<Batch>>,
+    from: ReadFrom,
     sink: impl FnMut(Batch) + Send + 'static,
 ) -> Result<(), String> {
     let threads = opts.effective_threads();
@@ -793,6 +933,7 @@ pub(crate) fn drive(
                 batch_size,
                 max_doc_bytes,
                 n_stages,
+                from,
                 &mut |b| !sh_reader.cancel.load(Ordering::SeqCst) && send(b),
             )
         },
@@ -837,15 +978,109 @@ pub fn run(config: &Config, plan: Plan, opts: RunOptions) -> RunSummary {
     for id in &stage_ids {
         stats.stage_mut(id);
     }
+    let (pars, mut ords) = phases_of(plan);
+    // A resumable run: continue from the journal, or start one.
+    let mut from = ReadFrom::default();
+    let mut resume = None;
+    if opts.resume {
+        let started_resume = (|| -> Result<ResumeState, String> {
+            let out = opts
+                .out_dir
+                .as_ref()
+                .ok_or("--resume needs an output directory")?;
+            if opts.inputs.iter().any(|f| f.path.is_none()) {
+                return Err(
+                    "--resume needs input files: standard input cannot be read again".into(),
+                );
+            }
+            let dir = crate::resume::dir_of(out);
+            let inputs: Vec<String> = opts.inputs.iter().map(|f| f.display.to_string()).collect();
+            let journal = crate::resume::load(&dir, &config.text, &inputs)?;
+            let journal = match journal {
+                Some(j) => {
+                    crate::resume::clear_uncommitted(&dir, j.files_done)?;
+                    for part in ords.iter_mut().flatten() {
+                        if j.files_done > 0 {
+                            part.restore(&shared, &dir, j.files_done)?;
+                        }
+                    }
+                    stats = j.stats.clone();
+                    from.skip_files = j.files_done;
+                    from.seq = j.seq_next;
+                    j
+                }
+                None => {
+                    crate::resume::start_fresh(&dir)?;
+                    crate::resume::Journal {
+                        version: crate::resume::VERSION,
+                        config: config.text.clone(),
+                        inputs,
+                        files_done: 0,
+                        seq_next: 0,
+                        stats: Stats::default(),
+                    }
+                }
+            };
+            let mut checkpoint_bases = Vec::new();
+            for part in ords.iter_mut().flatten() {
+                part.checkpoints = Some(dir.clone());
+                for k in 0..part.instances.len() {
+                    checkpoint_bases.push(crate::resume::checkpoint_base(
+                        &dir,
+                        &shared.stage_ids[part.pos],
+                        k,
+                    ));
+                }
+            }
+            from.mark_files = true;
+            Ok(ResumeState {
+                dir,
+                journal,
+                checkpoint_bases,
+            })
+        })();
+        match started_resume {
+            Ok(r) => resume = Some(r),
+            Err(e) => {
+                return RunSummary {
+                    stats: Stats::default(),
+                    busy_seconds: Vec::new(),
+                    wall_seconds: 0.0,
+                    threads,
+                    fatal: Some(e),
+                    outputs,
+                }
+            }
+        }
+    }
+    let final_writers = |d: &PathBuf| {
+        let format = OutputFormat::parse(&config.output.format).unwrap_or_default();
+        (
+            OutputWriter::new(
+                format,
+                d,
+                "docs",
+                compression,
+                config.output.max_docs_per_file,
+            ),
+            OutputWriter::new(OutputFormat::Jsonl, d, "rejects", compression, 0),
+        )
+    };
+    let (docs, rejects) = match (&resume, &opts.out_dir) {
+        (Some(r), _) => (
+            Some(r.part("docs", from.skip_files)),
+            Some(r.part("rejects", from.skip_files)),
+        ),
+        (None, Some(d)) => {
+            let (a, b) = final_writers(d);
+            (Some(a), Some(b))
+        }
+        (None, None) => (None, None),
+    };
     let sink = Sink {
-        docs: opts
-            .out_dir
-            .as_ref()
-            .map(|d| JsonlWriter::new(d, "docs", compression, config.output.max_docs_per_file)),
-        rejects: opts
-            .out_dir
-            .as_ref()
-            .map(|d| JsonlWriter::new(d, "rejects", compression, 0)),
+        docs,
+        rejects,
+        resume,
         stats,
         busy_ns: vec![0; n_stages],
         records: 0,
@@ -854,7 +1089,6 @@ pub fn run(config: &Config, plan: Plan, opts: RunOptions) -> RunSummary {
         print_errors: opts.print_errors,
     };
 
-    let (pars, ords) = phases_of(plan);
     let mut phases: Vec<Phase<Batch>> = Vec::new();
     for (par, ord) in pars.into_iter().zip(ords) {
         let sh = shared.clone();
@@ -873,13 +1107,21 @@ pub fn run(config: &Config, plan: Plan, opts: RunOptions) -> RunSummary {
     let sh_sink = shared.clone();
     let out_dir = opts.out_dir.clone();
     let command = opts.command.clone();
-    if let Err(fatal) = drive(config, opts, &shared, n_stages, phases, move |b: Batch| {
-        if let Ok(mut guard) = sink_in.lock() {
-            if let Some(s) = guard.as_mut() {
-                s.write(&sh_sink, b);
+    if let Err(fatal) = drive(
+        config,
+        opts,
+        &shared,
+        n_stages,
+        phases,
+        from,
+        move |b: Batch| {
+            if let Ok(mut guard) = sink_in.lock() {
+                if let Some(s) = guard.as_mut() {
+                    s.write(&sh_sink, b);
+                }
             }
-        }
-    }) {
+        },
+    ) {
         return RunSummary {
             stats: Stats::default(),
             busy_seconds: Vec::new(),
@@ -902,10 +1144,11 @@ pub fn run(config: &Config, plan: Plan, opts: RunOptions) -> RunSummary {
     };
     let fatal = shared.fatal.lock().ok().and_then(|f| f.clone());
     let Sink {
-        docs,
-        rejects,
+        mut docs,
+        mut rejects,
         stats,
         busy_ns,
+        resume,
         ..
     } = sink;
     let wall_seconds = started.elapsed().as_secs_f64();
@@ -915,6 +1158,23 @@ pub fn run(config: &Config, plan: Plan, opts: RunOptions) -> RunSummary {
         .zip(busy_ns.iter().map(|ns| *ns as f64 / 1e9))
         .collect();
     let mut fatal = fatal;
+    if let (None, Some(r), Some(dir)) = (&fatal, &resume, &out_dir) {
+        // Every file's part is committed: join them into the usual outputs.
+        // (The parts opened after the last file hold nothing; dropped.)
+        let (mut d, mut rj) = final_writers(dir);
+        let files = r.journal.files_done;
+        let joined = crate::resume::replay_parts(&r.dir, "docs", files, &mut |l| d.write_record(l))
+            .and_then(|()| {
+                crate::resume::replay_parts(&r.dir, "rejects", files, &mut |l| rj.write_record(l))
+            });
+        match joined {
+            Ok(()) => {
+                docs = Some(d);
+                rejects = Some(rj);
+            }
+            Err(e) => fatal = Some(e),
+        }
+    }
     if fatal.is_none() {
         if let Some(dir) = &out_dir {
             for w in [docs, rejects].into_iter().flatten() {
@@ -940,6 +1200,11 @@ pub fn run(config: &Config, plan: Plan, opts: RunOptions) -> RunSummary {
                 match write_atomic(&path, &doc) {
                     Ok(()) => outputs.push(path),
                     Err(e) => fatal = Some(e),
+                }
+            }
+            if let (None, Some(r)) = (&fatal, &resume) {
+                if let Err(e) = std::fs::remove_dir_all(&r.dir) {
+                    eprintln!("warning: {}: cannot remove: {e}", r.dir.display());
                 }
             }
         }
@@ -1021,6 +1286,8 @@ pub fn stats_json(
         "stages": stages,
         "sources": stats.sources,
         "errors": stats.errors,
+        "length_histogram": stats.length_histogram,
+        "skipped": stats.skipped,
         "timings": {
             "threads": threads,
             "wall_seconds": wall,
