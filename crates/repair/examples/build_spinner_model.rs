@@ -35,11 +35,9 @@ use sluicebox_repair::spinner::{lm, BUILTIN_LEXICON};
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Read};
 
-const FUNCTION_WORDS: &[&str] = &[
-    "the", "a", "an", "of", "to", "in", "for", "and", "or", "with", "on", "at", "by", "is", "it",
-    "that", "this", "as", "be", "was", "are", "from", "there", "have", "has", "had", "its", "no",
-    "all", "any", "so", "up", "out", "'", ",", ".",
-];
+/// The stage's own list, so that the default model and the corpus profile
+/// agree on which lexicon words are content words ("triggers").
+const FUNCTION_WORDS: &[&str] = lm::FUNCTION_WORDS;
 
 /// The JSONL corpora read (path under `../shared/corpora` without
 /// `.jsonl.gz`, and the prefix the record's `lang` must have, if the set is

@@ -55,6 +55,8 @@ pub struct Lexicon {
     pub rules: Vec<Vec<Rule>>,
     /// Pattern index -> token hashes of the spun key.
     pub key_tokens: Vec<Vec<u64>>,
+    /// Pattern index -> the spun key (lower case).
+    pub keys: Vec<String>,
 }
 
 /// Entries before the automaton is built.
@@ -194,6 +196,7 @@ impl LexiconBuilder {
             ac,
             rules: self.rules,
             key_tokens,
+            keys: self.order,
         })
     }
 }

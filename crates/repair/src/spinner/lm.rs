@@ -8,11 +8,11 @@
 //! vocabulary.
 //!
 //! Two count sources are added together:
-//! * [`CountTable`]: a count-min sketch (two hashes, saturating `u16`
-//!   cells) learned from the corpus in the profile pass. Fixed size, so a
-//!   profile of a terabyte dump takes the same memory as one of a megabyte;
-//!   merging partials is an element-wise saturating add (associative and
-//!   commutative, hence deterministic for any thread count).
+//! * [`CountTable`]: n-gram counts learned from the corpus in the profile
+//!   pass, a fixed-size table of 16-bit fingerprints and saturating 16-bit
+//!   counts (a profile of a terabyte dump takes the same memory as one of a
+//!   megabyte; when full, rare n-grams give way to frequent ones). Merging
+//!   partials in batch order is deterministic for any thread count.
 //! * [`SparseCounts`]: the compact default model shipped with the crate
 //!   (exact counts of the n-grams that touch lexicon words, see
 //!   `examples/build_spinner_model.rs`), so small inputs work too.
@@ -60,41 +60,60 @@ pub fn tokenize(text: &str, mut f: impl FnMut(u64)) {
 
 /// Like [`tokenize`], but stops as soon as `f` returns false (so that a
 /// caller who needs two tokens of context reads only those).
+///
+/// Walks bytes, decoding a character only where a byte is not ASCII: the
+/// profile pass tokenizes the whole corpus, and an iterator of chars with a
+/// cloned look-ahead per apostrophe was most of its cost. Same tokens as
+/// the definition above for any text (tested against a char-by-char
+/// reference).
 pub fn tokenize_while(text: &str, mut f: impl FnMut(u64) -> bool) {
     // A stack buffer: callers tokenize a two-token context per lexicon
     // hit, and a heap buffer per call was a malloc/free per hit.
     let mut buf = TokBuf::new();
-    let mut chars = text.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let (c, len) = char_at(text, i);
+        i += len;
         if c.is_whitespace() {
             continue;
         }
-        if c.is_alphanumeric() {
+        if is_alnum(c) {
             buf.clear();
             let mut all_digits = c.is_ascii_digit();
             push_lower(&mut buf, c);
-            while let Some(&(_, n)) = chars.peek() {
-                if n.is_alphanumeric() {
-                    all_digits &= n.is_ascii_digit() || n == ',' || n == '.';
+            loop {
+                // ASCII letters and digits: the common case, byte by byte.
+                while let Some(&x) = b.get(i) {
+                    if !x.is_ascii_alphanumeric() {
+                        break;
+                    }
+                    all_digits &= x.is_ascii_digit();
+                    buf.push(x.to_ascii_lowercase());
+                    i += 1;
+                }
+                if i >= b.len() {
+                    break;
+                }
+                let (n, nlen) = char_at(text, i);
+                if is_alnum(n) {
+                    all_digits = false;
                     push_lower(&mut buf, n);
-                    chars.next();
+                    i += nlen;
                 } else if n == '\''
                     || n == '\u{2019}'
                     || n == '-'
                     || (all_digits && (n == ',' || n == '.'))
                 {
                     // Keep an inner apostrophe/hyphen only if a letter follows.
-                    let mut ahead = chars.clone();
-                    ahead.next();
-                    match ahead.peek() {
-                        Some(&(_, m)) if m.is_alphanumeric() => {
-                            if n != ',' && n != '.' {
-                                all_digits = false;
-                                buf.push(if n == '-' { b'-' } else { b'\'' });
-                            }
-                            chars.next();
+                    if i + nlen < b.len() && is_alnum(char_at(text, i + nlen).0) {
+                        if n != ',' && n != '.' {
+                            all_digits = false;
+                            buf.push(if n == '-' { b'-' } else { b'\'' });
                         }
-                        _ => break,
+                        i += nlen;
+                    } else {
+                        break;
                     }
                 } else {
                     break;
@@ -121,6 +140,27 @@ pub fn tokenize_while(text: &str, mut f: impl FnMut(u64) -> bool) {
                 return;
             }
         }
+    }
+}
+
+/// The character starting at byte `i` (a char boundary) and its length.
+#[inline]
+fn char_at(text: &str, i: usize) -> (char, usize) {
+    let b = text.as_bytes()[i];
+    if b < 0x80 {
+        (char::from(b), 1)
+    } else {
+        let c = text[i..].chars().next().unwrap_or('\u{fffd}');
+        (c, c.len_utf8())
+    }
+}
+
+#[inline]
+fn is_alnum(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric()
+    } else {
+        c.is_alphanumeric()
     }
 }
 
@@ -203,19 +243,91 @@ pub fn for_each_ngram(toks: &[u64], mut f: impl FnMut(u64)) {
     }
 }
 
-/// A count-min sketch of n-gram counts with two hash functions.
+/// Words too common to mark an n-gram as worth keeping (they occur in
+/// lexicon phrases, "center for", but say nothing about a swap).
+pub const FUNCTION_WORDS: &[&str] = &[
+    "the", "a", "an", "of", "to", "in", "for", "and", "or", "with", "on", "at", "by", "is", "it",
+    "that", "this", "as", "be", "was", "are", "from", "there", "have", "has", "had", "its", "no",
+    "all", "any", "so", "up", "out", "'", ",", ".",
+];
+
+/// Token hashes of the lexicon's content words ("triggers").
+pub type Triggers = std::collections::HashSet<u64, BuildHasherDefault<IdHasher>>;
+
+/// Calls `f(key)` for the n-grams of `toks` that scoring can ask the
+/// corpus table about. Scoring only looks at a window of two tokens either
+/// side of a lexicon phrase, so an n-gram is kept when a trigger (a content
+/// word of the lexicon) is near: a 3-gram holding one, a 2-gram holding one
+/// or right before or after one (a history or a right context), a unigram
+/// within two tokens of one. Text far from any lexicon word is never
+/// stored, which keeps the table small and the profile pass cheap.
+pub fn for_each_model_ngram(toks: &[u64], triggers: &Triggers, f: impl FnMut(u64)) {
+    let flags: Vec<bool> = toks.iter().map(|t| triggers.contains(t)).collect();
+    for_each_model_ngram_flagged(toks, &flags, f);
+}
+
+/// [`for_each_model_ngram`] with the trigger flag of each token given.
+pub fn for_each_model_ngram_flagged(toks: &[u64], flags: &[bool], mut f: impl FnMut(u64)) {
+    let n = toks.len().min(flags.len());
+    let trig = |i: usize| i < n && flags[i];
+    // Trigger flags of positions i-2 ..= i+2, rolled along.
+    let mut w = [false, false, trig(0), trig(1), trig(2)];
+    for i in 0..n {
+        if w.iter().any(|&t| t) {
+            f(ngram_key(&toks[i..i + 1]));
+            if i + 1 < n && (w[1] || w[2] || w[3] || w[4]) {
+                f(ngram_key(&toks[i..i + 2]));
+            }
+            if i + 2 < n && (w[2] || w[3] || w[4]) {
+                f(ngram_key(&toks[i..i + 3]));
+            }
+        }
+        w = [w[1], w[2], w[3], w[4], trig(i + 3)];
+    }
+}
+
+/// Model n-gram counts of one document, for leaving it out of the corpus
+/// counts while it is scored (see [`Model::count`]).
+pub type DocCounts = HashMap<u64, u32, BuildHasherDefault<IdHasher>>;
+
+/// The counts [`for_each_model_ngram`] would add for `text`.
+pub fn doc_counts(text: &str, triggers: &Triggers) -> DocCounts {
+    let toks = tokens(text);
+    let mut m = DocCounts::with_capacity_and_hasher(toks.len(), Default::default());
+    for_each_model_ngram(&toks, triggers, |k| *m.entry(k).or_insert(0) += 1);
+    m
+}
+
+/// Corpus n-gram counts learned in the profile pass: a bucketed hash table
+/// of 16-bit fingerprints and 16-bit saturating counts (4 bytes a cell,
+/// 8 cells a bucket, half a cache line).
+///
+/// Why not a count-min sketch (the first version): at a few million
+/// distinct n-grams the sketch's cells all held collision noise, so unseen
+/// phrases ("liaison workplace") read as seen and the backoff the model
+/// relies on was lost. Here an unseen n-gram reads as seen only if its
+/// fingerprint matches one of at most 8 others (about 1 in 8,000).
+/// Memory is fixed: when a bucket is full, a new n-gram replaces the
+/// bucket's rarest one only if it is more frequent (rare n-grams barely
+/// move the model), otherwise it is not kept.
+///
+/// Merging adds counts cell by cell (bucket and fingerprint are positions,
+/// so equal-sized tables need no keys); the runner merges in batch order, so
+/// the result is the same for any thread count.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CountTable {
     log2: u32,
-    cells: Vec<u16>,
+    cells: Vec<u32>,
     /// Tokens observed (the denominator of unigram probabilities).
     pub tokens: u64,
 }
 
-const TABLE_MAGIC: &[u8; 8] = b"SLBXSPN1";
+const TABLE_MAGIC: &[u8; 8] = b"SLBXSPN2";
+/// Cells per bucket.
+const BUCKET: usize = 8;
 
 impl CountTable {
-    /// An empty table of `2^log2` cells (two bytes each).
+    /// An empty table of `2^log2` cells (four bytes each).
     pub fn new(log2: u32) -> Self {
         let log2 = log2.clamp(10, 30);
         CountTable {
@@ -225,29 +337,66 @@ impl CountTable {
         }
     }
 
-    fn slots(&self, key: u64) -> (usize, usize) {
-        let mask = (1u64 << self.log2) - 1;
-        let a = (key & mask) as usize;
-        let b = (key.rotate_left(32).wrapping_mul(MIX) >> (64 - self.log2)) as usize;
-        (a, b)
+    /// First cell of the key's bucket, and its fingerprint (never 0, which
+    /// marks an empty cell).
+    #[inline]
+    fn locate(&self, key: u64) -> (usize, u32) {
+        let buckets_log2 = self.log2 - 3;
+        let b = (key >> (64 - buckets_log2)) as usize * BUCKET;
+        let fp = ((key.wrapping_mul(MIX) >> 48) as u32).max(1);
+        (b, fp)
     }
 
-    pub fn add(&mut self, key: u64) {
-        let (a, b) = self.slots(key);
-        self.cells[a] = self.cells[a].saturating_add(1);
-        self.cells[b] = self.cells[b].saturating_add(1);
+    /// Add `n` to the count of `key`.
+    pub fn add(&mut self, key: u64, n: u32) {
+        let (b, fp) = self.locate(key);
+        self.add_at(b, fp, n);
     }
 
+    fn add_at(&mut self, b: usize, fp: u32, n: u32) {
+        let n = n.min(0xffff);
+        let bucket = &mut self.cells[b..b + BUCKET];
+        let mut rarest = (u32::MAX, 0);
+        for (i, c) in bucket.iter_mut().enumerate() {
+            if *c == 0 {
+                // Cells fill in order and are never emptied.
+                *c = fp << 16 | n;
+                return;
+            }
+            if *c >> 16 == fp {
+                let sum = ((*c & 0xffff) + n).min(0xffff);
+                *c = fp << 16 | sum;
+                return;
+            }
+            if *c & 0xffff < rarest.0 {
+                rarest = (*c & 0xffff, i);
+            }
+        }
+        if rarest.0 < n {
+            bucket[rarest.1] = fp << 16 | n;
+        }
+    }
+
+    /// Count of `key` (0 if unseen or not kept).
     pub fn get(&self, key: u64) -> u32 {
-        let (a, b) = self.slots(key);
-        u32::from(self.cells[a].min(self.cells[b]))
+        let (b, fp) = self.locate(key);
+        for &c in &self.cells[b..b + BUCKET] {
+            if c == 0 {
+                return 0;
+            }
+            if c >> 16 == fp {
+                return c & 0xffff;
+            }
+        }
+        0
     }
 
-    /// Learn the n-grams of one text.
+    /// Learn every n-gram of one text (tests and tools; the stage learns
+    /// only the model's n-grams, see `for_each_model_ngram`).
     pub fn observe(&mut self, text: &str) {
         let toks = tokens(text);
         self.tokens += toks.len() as u64;
-        for_each_ngram(&toks, |k| self.add(k));
+        for_each_ngram(&toks, |k| self.add(k, 1));
     }
 
     /// Fold `other` in; tables of different sizes cannot merge.
@@ -258,16 +407,23 @@ impl CountTable {
                 self.log2, other.log2
             ));
         }
-        for (a, b) in self.cells.iter_mut().zip(&other.cells) {
-            *a = a.saturating_add(*b);
+        for (b, bucket) in other.cells.chunks_exact(BUCKET).enumerate() {
+            for &c in bucket.iter().take_while(|&&c| c != 0) {
+                self.add_at(b * BUCKET, c >> 16, c & 0xffff);
+            }
         }
         self.tokens += other.tokens;
         Ok(())
     }
 
-    /// Serialise: magic, log2 (u32 LE), tokens (u64 LE), cells (u16 LE).
+    /// Cells in use (for reports: how full the table is).
+    pub fn used(&self) -> usize {
+        self.cells.iter().filter(|&&c| c != 0).count()
+    }
+
+    /// Serialise: magic, log2 (u32 LE), tokens (u64 LE), cells (u32 LE).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(20 + self.cells.len() * 2);
+        let mut out = Vec::with_capacity(20 + self.cells.len() * 4);
         out.extend_from_slice(TABLE_MAGIC);
         out.extend_from_slice(&self.log2.to_le_bytes());
         out.extend_from_slice(&self.tokens.to_le_bytes());
@@ -290,12 +446,12 @@ impl CountTable {
         t.copy_from_slice(&bytes[12..20]);
         let tokens = u64::from_le_bytes(t);
         let body = &bytes[20..];
-        if body.len() != 2usize << log2 {
+        if body.len() != 4usize << log2 {
             return Err("spinner profile: truncated".into());
         }
         let cells = body
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
         Ok(CountTable {
             log2,
@@ -427,10 +583,23 @@ pub struct Model {
 const BACKOFF: f64 = 0.4;
 
 impl Model {
-    fn count(&self, key: u64) -> f64 {
+    /// Default plus corpus count of `key`, less one if the document itself
+    /// holds it (`own`): the profile learned from this very document, and
+    /// a spun phrase seen only there must not vouch for itself. A document
+    /// the profile skipped as spun loses a count it never added, which errs
+    /// towards "spun".
+    fn count(&self, key: u64, own: &DocCounts) -> f64 {
         let mut c = f64::from(self.default.get(key));
         if let Some(t) = &self.corpus {
-            c += f64::from(t.get(key));
+            let n = t.get(key);
+            if n > 0 {
+                // One sighting out: what a document repeats is its topic
+                // ("police officers" five times in a police report), and
+                // taking all of it out made clean reports on a topic
+                // rare in the corpus look spun.
+                let mine = own.get(&key).copied().unwrap_or(0).min(1);
+                c += f64::from(n.saturating_sub(mine));
+            }
         }
         c
     }
@@ -444,33 +613,34 @@ impl Model {
     }
 
     /// log P(w | u, v) with stupid backoff; `hist` holds up to two tokens.
-    fn logp(&self, hist: &[u64], w: u64) -> f64 {
+    fn logp(&self, hist: &[u64], w: u64, own: &DocCounts) -> f64 {
         let mut penalty = 0.0;
         if hist.len() >= 2 {
             let h = &hist[hist.len() - 2..];
-            let c3 = self.count(ngram_key(&[h[0], h[1], w]));
+            let c3 = self.count(ngram_key(&[h[0], h[1], w]), own);
             if c3 > 0.0 {
-                let c2 = self.count(ngram_key(h)).max(c3);
+                let c2 = self.count(ngram_key(h), own).max(c3);
                 return (c3 / c2).ln();
             }
             penalty += BACKOFF.ln();
         }
         if let Some(&v) = hist.last() {
-            let c2 = self.count(ngram_key(&[v, w]));
+            let c2 = self.count(ngram_key(&[v, w]), own);
             if c2 > 0.0 {
-                let c1 = self.count(ngram_key(&[v])).max(c2);
+                let c1 = self.count(ngram_key(&[v]), own).max(c2);
                 return penalty + (c2 / c1).ln();
             }
             penalty += BACKOFF.ln();
         }
-        let c1 = self.count(ngram_key(&[w]));
+        let c1 = self.count(ngram_key(&[w]), own);
         penalty + ((c1 + 0.1) / self.total()).ln()
     }
 
     /// Log score of `cand` between `left` (up to two tokens, nearest last)
     /// and `right` (up to two tokens): the terms of the window's log
-    /// probability that depend on the candidate.
-    pub fn score(&self, left: &[u64], cand: &[u64], right: &[u64]) -> f64 {
+    /// probability that depend on the candidate. `own`: the document's
+    /// own counts, left out of the corpus counts (empty: none).
+    pub fn score(&self, left: &[u64], cand: &[u64], right: &[u64], own: &DocCounts) -> f64 {
         // Windows are short: a stack buffer avoids an allocation per call.
         let n = left.len() + cand.len() + right.len();
         let mut stack = [0u64; 24];
@@ -487,7 +657,7 @@ impl Model {
         let mut s = 0.0;
         for i in left.len()..seq.len() {
             let lo = i.saturating_sub(2);
-            s += self.logp(&seq[lo..i], seq[i]);
+            s += self.logp(&seq[lo..i], seq[i], own);
         }
         s
     }
@@ -572,8 +742,164 @@ mod tests {
         };
         let left = tokens("the");
         let right = tokens("alliance said");
-        let good = m.score(&left, &tokens("military"), &right);
-        let bad = m.score(&left, &tokens("navy"), &right);
+        let none = DocCounts::default();
+        let good = m.score(&left, &tokens("military"), &right, &none);
+        let bad = m.score(&left, &tokens("navy"), &right, &none);
         assert!(good > bad + 2.0, "{good} {bad}");
+        // A document that holds a phrase is left out once: a phrase seen
+        // only there scores as unseen, one it repeats keeps the rest.
+        let mut t = CountTable::new(14);
+        t.observe("the military alliance said on monday");
+        t.observe("the navy ship sailed");
+        let once = Model {
+            default: Default::default(),
+            corpus: Some(t),
+        };
+        let mut own = DocCounts::default();
+        for_each_ngram(&tokens("the military alliance said"), |k| {
+            *own.entry(k).or_insert(0) += 1
+        });
+        let seen = once.score(&left, &tokens("military"), &right, &none);
+        let alone = once.score(&left, &tokens("military"), &right, &own);
+        assert!(alone < seen - 2.0, "{alone} {seen}");
+        let mut five = DocCounts::default();
+        let text = "the military alliance said on monday ".repeat(5);
+        for_each_ngram(&tokens(&text), |k| *five.entry(k).or_insert(0) += 1);
+        let kept = m.score(&left, &tokens("military"), &right, &five);
+        assert!(kept > bad + 2.0, "{kept} {bad}");
+    }
+
+    /// The char-by-char definition the byte-level tokenizer must match.
+    fn reference_tokens(text: &str) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut chars = text.char_indices().peekable();
+        while let Some((_, c)) = chars.next() {
+            if c.is_whitespace() {
+                continue;
+            }
+            if c.is_alphanumeric() {
+                let mut buf = String::new();
+                let mut all_digits = c.is_ascii_digit();
+                buf.extend(c.to_lowercase());
+                while let Some(&(_, n)) = chars.peek() {
+                    if n.is_alphanumeric() {
+                        all_digits &= n.is_ascii_digit();
+                        buf.extend(n.to_lowercase());
+                        chars.next();
+                    } else if n == '\''
+                        || n == '\u{2019}'
+                        || n == '-'
+                        || (all_digits && (n == ',' || n == '.'))
+                    {
+                        let mut ahead = chars.clone();
+                        ahead.next();
+                        match ahead.peek() {
+                            Some(&(_, m)) if m.is_alphanumeric() => {
+                                if n != ',' && n != '.' {
+                                    all_digits = false;
+                                    buf.push(if n == '-' { '-' } else { '\'' });
+                                }
+                                chars.next();
+                            }
+                            _ => break,
+                        }
+                    } else {
+                        break;
+                    }
+                }
+                out.push(if all_digits {
+                    token_hash(NUM_TOKEN)
+                } else {
+                    token_hash(buf.as_bytes())
+                });
+            } else {
+                let c = match c {
+                    '\u{2019}' | '\u{2018}' => '\'',
+                    '\u{201c}' | '\u{201d}' => '"',
+                    c => c,
+                };
+                out.push(token_hash(c.to_string().as_bytes()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn byte_tokenizer_matches_reference_on_real_text() {
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/");
+        let mut texts: Vec<String> = [
+            "spinner/000_e7f6ed2af000063c.txt",
+            "spinner/002_31699701fbb39e56.txt",
+            "spinner/003_240feac35cea67fe.txt",
+            "spinner/003_restored.txt",
+        ]
+        .iter()
+        .map(|f| std::fs::read_to_string(format!("{fixtures}{f}")).unwrap())
+        .collect();
+        texts.extend(
+            [
+                "Ünïcödé ÀB ΣΊΣΥΦΟΣ straße İstanbul ǅemal don’t rock-’n’-roll 3,000.50 1.2.3. x-",
+                "tab\tvt\u{b}nbsp\u{a0}em\u{2003}ideo\u{3000}end 12a 3’ a’b ‘q’ “dq” ٣٤ x٣",
+                "trailing apostrophe' hyphen- 7, 8. -9 1,a a,1 e\u{301}cole Ⅻ ½ 𝔘𝔫𝔦",
+            ]
+            .map(String::from),
+        );
+        for t in &texts {
+            assert_eq!(tokens(t), reference_tokens(t), "{}", &t[..t.len().min(80)]);
+        }
+    }
+
+    #[test]
+    fn table_keeps_model_ngrams_near_triggers_only() {
+        let triggers: Triggers = tokens("minister").into_iter().collect();
+        let toks = tokens("a b c d the foreign minister said on monday x y z");
+        let mut kept = std::collections::HashSet::new();
+        for_each_model_ngram(&toks, &triggers, |k| {
+            kept.insert(k);
+        });
+        let has = |s: &str| kept.contains(&ngram_key(&tokens(s)));
+        for want in [
+            "the foreign",
+            "foreign minister",
+            "minister said",
+            "said on",
+            "on",
+            "the",
+            "foreign minister said",
+            "the foreign minister",
+        ] {
+            assert!(has(want), "{want}");
+        }
+        for not in [
+            "a",
+            "b c",
+            "a b c",
+            "monday",
+            "on monday",
+            "said on monday",
+            "x y",
+        ] {
+            assert!(!has(not), "{not}");
+        }
+    }
+
+    #[test]
+    fn full_buckets_keep_the_frequent() {
+        let mut t = CountTable::new(10);
+        // Many more keys than cells, one of them frequent.
+        let hot = ngram_key(&tokens("foreign minister"));
+        for i in 0..20_000u64 {
+            t.add(ngram_key(&[i]), 1);
+            if i % 10 == 0 {
+                t.add(hot, 1);
+            }
+        }
+        assert_eq!(t.get(hot), 2000);
+        assert!(t.used() <= 1024);
+        // Unseen keys read 0 but for rare fingerprint clashes.
+        let clashes = (50_000..60_000u64)
+            .filter(|&i| t.get(ngram_key(&[i])) > 0)
+            .count();
+        assert!(clashes < 10, "{clashes}");
     }
 }

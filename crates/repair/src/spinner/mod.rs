@@ -39,16 +39,27 @@
 //! own it confirms fewer substitutions than with a profile; the project's
 //! held-out judging sets and the spinner's evaluation sets are not in it.
 //!
+//! The profile pass learns only the n-grams scoring can ask about (those
+//! near a content word of the lexicon, [`lm::for_each_model_ngram`]) from
+//! documents its judge (this stage without a profile, built once per
+//! process) does not find spun, into a fingerprint hash table
+//! ([`lm::CountTable`]). When a document is scored, each n-gram it holds
+//! counts one less in the corpus counts (leave one sighting out): otherwise
+//! a spun article the judge missed would vouch for its own phrases.
+//!
 //! Cost: linear in the text. The scan is one automaton pass; each hit costs
 //! a bounded number of table lookups (context of two tokens each side,
-//! phrases of bounded length); spintax is linear with a bounded group size.
+//! phrases of bounded length); a document that reaches the model with a
+//! profile is tokenized once more for its own counts (linear); spintax is
+//! linear with a bounded group size. Profile pass: linear (one scan, one
+//! tokenization, a bounded number of counts per token).
 
 pub mod lexicon;
 pub mod lm;
 pub mod spintax;
 
 use lexicon::{Gate, Lexicon, LexiconBuilder, Rule};
-use lm::{CountTable, Model, SparseCounts};
+use lm::{CountTable, DocCounts, Model, SparseCounts, Triggers};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sluicebox_core::{
@@ -57,7 +68,7 @@ use sluicebox_core::{
 };
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Evidence counted per distinct spun form at most.
 const MAX_PER_FORM: usize = 4;
@@ -120,8 +131,10 @@ pub struct SpinnerConfig {
     pub default_model: bool,
     /// Resolve spintax `{a|b|c}` to its first alternative.
     pub spintax: bool,
-    /// Size of the corpus n-gram sketch learned in the profile pass, as a
-    /// power of two of two-byte cells (22 = 8 MiB per worker).
+    /// Size of the corpus n-gram table learned in the profile pass, as a
+    /// power of two of four-byte cells (22 = 16 MiB, about 4 million
+    /// n-grams near lexicon words; when full, the rarest give way). One
+    /// table per run: the workers' partials hold only their batch's counts.
     pub profile_log2_cells: u32,
 }
 
@@ -153,6 +166,43 @@ fn default_model() -> Result<Arc<SparseCounts>, StageError> {
         .get_or_init(|| SparseCounts::from_bytes(DEFAULT_MODEL).map(Arc::new))
         .clone()
         .map_err(|e| StageError::file("builtin spinner model", e))
+}
+
+/// The stage without a corpus profile that judges, in the profile pass,
+/// which documents are spun (and so not learned from). The runner asks for
+/// a fresh profile partial per batch; building the lexicon automaton each
+/// time cost more than observing the batch, so judges are built once per
+/// (configuration, base directory) and shared.
+fn shared_judge(c: &SpinnerConfig, cx: &BuildContext) -> Result<Arc<SpinnerStage>, StageError> {
+    type Judges = Mutex<Vec<(String, Arc<SpinnerStage>)>>;
+    static JUDGES: OnceLock<Judges> = OnceLock::new();
+    let key = format!(
+        "{}\u{0}{}",
+        serde_json::to_string(c).unwrap_or_default(),
+        cx.base_dir.display()
+    );
+    let judges = JUDGES.get_or_init(Judges::default);
+    if let Ok(list) = judges.lock() {
+        if let Some((_, j)) = list.iter().find(|(k, _)| *k == key) {
+            return Ok(j.clone());
+        }
+    }
+    let judge = Arc::new(SpinnerStage::new(
+        c,
+        &BuildContext {
+            profile: None,
+            ..cx.clone()
+        },
+    )?);
+    if let Ok(mut list) = judges.lock() {
+        // A handful of configurations per process at most; keep the
+        // newest few so a long-lived process does not grow without bound.
+        if list.len() >= 8 {
+            list.remove(0);
+        }
+        list.push((key, judge.clone()));
+    }
+    Ok(judge)
 }
 
 /// The plugin (declarative half).
@@ -198,17 +248,12 @@ impl StagePlugin for Spinner {
         // corpus profile. Spun documents are not learned from, so that a
         // dump full of copies of one spun article does not teach the model
         // that "overseas minister" is normal.
-        let judge = SpinnerStage::new(
-            c,
-            &BuildContext {
-                profile: None,
-                ..cx.clone()
-            },
-        )?;
-        Ok(Some(Box::new(NgramProfile {
-            table: CountTable::new(c.profile_log2_cells),
-            judge: Some(Arc::new(judge)),
-        })))
+        let judge = shared_judge(c, cx)?;
+        Ok(Some(Box::new(NgramProfile::new(
+            c.profile_log2_cells,
+            judge.triggers.clone(),
+            Some(judge),
+        ))))
     }
 }
 
@@ -217,32 +262,122 @@ pub fn factory() -> Box<dyn sluicebox_core::StageFactory> {
     sluicebox_core::plugin::factory::<Spinner>()
 }
 
-/// Partial corpus profile: an n-gram count sketch of the documents that do
-/// not look spun.
+/// Partial corpus profile: the model n-gram counts of the documents that
+/// do not look spun.
+///
+/// The runner makes one partial per batch and merges them in batch order.
+/// A partial counts its batch sparsely (memory in proportion to the batch);
+/// only the partial the others are merged into allocates the fixed-size
+/// table, so memory no longer grows with the thread count.
 pub struct NgramProfile {
-    pub table: CountTable,
+    log2: u32,
+    /// Counts of this partial's own documents not yet in `table`.
+    pending: DocCounts,
+    /// The merged counts (allocated on the first merge or at finish).
+    table: Option<CountTable>,
+    tokens: u64,
+    triggers: Arc<Triggers>,
     /// Decides which documents to skip (`None`: learn from all).
-    pub judge: Option<Arc<SpinnerStage>>,
+    judge: Option<Arc<SpinnerStage>>,
+    /// Token and trigger-flag buffers reused across documents.
+    toks: Vec<u64>,
+    flags: Vec<bool>,
+    /// Per document: tokens that may start a lexicon hit, and how often.
+    starts: DocCounts,
+}
+
+impl NgramProfile {
+    pub fn new(log2: u32, triggers: Arc<Triggers>, judge: Option<Arc<SpinnerStage>>) -> Self {
+        NgramProfile {
+            log2,
+            pending: DocCounts::default(),
+            table: None,
+            tokens: 0,
+            triggers,
+            judge,
+            toks: Vec::new(),
+            flags: Vec::new(),
+            starts: DocCounts::default(),
+        }
+    }
+
+    /// Move the pending counts into the table, allocating it if needed.
+    fn flush(&mut self) -> &mut CountTable {
+        let log2 = self.log2;
+        let table = self.table.get_or_insert_with(|| CountTable::new(log2));
+        table.tokens += std::mem::take(&mut self.tokens);
+        // Key order, so that which n-grams a full bucket keeps does not
+        // depend on hash-map iteration order.
+        let mut pending: Vec<(u64, u32)> = self.pending.drain().collect();
+        pending.sort_unstable();
+        for (k, n) in pending {
+            table.add(k, n);
+        }
+        table
+    }
 }
 
 impl ProfileBuilder for NgramProfile {
     fn observe(&mut self, doc: &Document) {
+        self.toks.clear();
+        self.flags.clear();
+        self.starts.clear();
+        let (toks, flags, starts) = (&mut self.toks, &mut self.flags, &mut self.starts);
+        match &self.judge {
+            Some(j) => lm::tokenize(&doc.text, |h| {
+                let f = j.token_flags.get(&h).copied().unwrap_or(0);
+                if f > 1 {
+                    *starts.entry(h).or_insert(0) += 1;
+                }
+                toks.push(h);
+                flags.push(f & 1 == 1);
+            }),
+            None => lm::tokenize(&doc.text, |h| {
+                toks.push(h);
+                flags.push(self.triggers.contains(&h));
+            }),
+        }
+        // Each lexicon hit starts at a token counted in `starts`, and at
+        // most MAX_PER_FORM hits of each key count, so this bounds the
+        // judge's fast-path bound: a document under it cannot be spun, and
+        // the judge's scan runs only for those that could.
         if let Some(j) = &self.judge {
-            if j.assess(&doc.text).spun {
+            let bound: usize = self
+                .starts
+                .iter()
+                .map(|(h, &n)| {
+                    let keys = usize::from(j.token_flags.get(h).copied().unwrap_or(0) >> 1);
+                    (n as usize).min(MAX_PER_FORM * keys)
+                })
+                .sum();
+            if j.could_be_spun(bound, count_words(&doc.text)) && j.assess(&doc.text).spun {
                 return;
             }
         }
-        self.table.observe(&doc.text);
+        self.tokens += self.toks.len() as u64;
+        let pending = &mut self.pending;
+        lm::for_each_model_ngram_flagged(&self.toks, &self.flags, |k| {
+            *pending.entry(k).or_insert(0) += 1;
+        });
     }
     fn merge(&mut self, other: Box<dyn ProfileBuilder>) {
-        if let Ok(o) = other.as_any().downcast::<NgramProfile>() {
-            // Partials of one stage share the configured size, so this
-            // cannot fail; a mismatch would leave `self` as it was.
-            let _ = self.table.merge(&o.table);
+        if let Ok(mut o) = other.as_any().downcast::<NgramProfile>() {
+            let own = self.flush();
+            own.tokens += std::mem::take(&mut o.tokens);
+            let mut pending: Vec<(u64, u32)> = o.pending.drain().collect();
+            pending.sort_unstable();
+            for (k, n) in pending {
+                own.add(k, n);
+            }
+            if let Some(t) = &o.table {
+                // Partials of one stage share the configured size, so this
+                // cannot fail; a mismatch would leave `self` as it was.
+                let _ = own.merge(t);
+            }
         }
     }
-    fn finish(self: Box<Self>) -> Result<Vec<u8>, StageError> {
-        Ok(self.table.to_bytes())
+    fn finish(mut self: Box<Self>) -> Result<Vec<u8>, StageError> {
+        Ok(self.flush().to_bytes())
     }
     fn as_any(self: Box<Self>) -> Box<dyn std::any::Any> {
         self
@@ -276,6 +411,13 @@ pub struct SpinnerStage {
     /// [pattern][rule][original]: how much the original beats the spun form
     /// out of context (word frequency alone), fixed once the model is.
     bare: Vec<Vec<Vec<f64>>>,
+    /// Content words of the lexicon: the corpus table keeps n-grams near them.
+    triggers: Arc<Triggers>,
+    /// Per token hash: bit 0 a trigger; bits 1.. how many lexicon keys
+    /// start with this token (or this token with an English clitic,
+    /// "home's"), so that the profile pass can bound a document's counted
+    /// lexicon hits from its tokens.
+    token_flags: HashMap<u64, u8, BuildHasherDefault<lm::IdHasher>>,
 }
 
 impl SpinnerStage {
@@ -312,18 +454,43 @@ impl SpinnerStage {
             None => None,
         };
         let model = Model { default, corpus };
+        let none = DocCounts::default();
+        let function_words: Triggers = lm::FUNCTION_WORDS
+            .iter()
+            .map(|w| lm::token_hash(w.as_bytes()))
+            .collect();
+        let mut triggers = Triggers::default();
+        for (rules, key) in lexicon.rules.iter().zip(&lexicon.key_tokens) {
+            let originals = rules.iter().flat_map(|r| r.original_tokens.iter());
+            for toks in std::iter::once(key).chain(originals) {
+                triggers.extend(toks.iter().filter(|t| !function_words.contains(t)));
+            }
+        }
+        let mut token_flags: HashMap<u64, u8, BuildHasherDefault<lm::IdHasher>> =
+            triggers.iter().map(|&t| (t, 1)).collect();
+        for key in &lexicon.keys {
+            // The automaton also matches "home" inside "home's" (the
+            // apostrophe ends a match), which tokenizes as one token.
+            let first = key.split(' ').next().unwrap_or_default();
+            for clitic in ["", "'s", "'t", "'re", "'ve", "'ll", "'d", "'m"] {
+                if let Some(&h) = lm::tokens(&format!("{first}{clitic}")).first() {
+                    let f = token_flags.entry(h).or_insert(0);
+                    *f = f.saturating_add(2);
+                }
+            }
+        }
         let bare = lexicon
             .rules
             .iter()
             .zip(&lexicon.key_tokens)
             .map(|(rules, key)| {
-                let spun = model.score(&[], key, &[]);
+                let spun = model.score(&[], key, &[], &none);
                 rules
                     .iter()
                     .map(|r| {
                         r.original_tokens
                             .iter()
-                            .map(|o| model.score(&[], o, &[]) - spun)
+                            .map(|o| model.score(&[], o, &[], &none) - spun)
                             .collect()
                     })
                     .collect()
@@ -334,6 +501,8 @@ impl SpinnerStage {
             lexicon,
             model,
             bare,
+            triggers: Arc::new(triggers),
+            token_flags,
         })
     }
 
@@ -368,15 +537,15 @@ impl SpinnerStage {
     /// Best original for a hit and by how much (prior included) it beats
     /// the spun form, with `left` as left context. Returns (index of the
     /// original, margin in context, margin without context).
-    fn judge(&self, hit: &Hit, left: &[u64], text: &str) -> (usize, f64, f64) {
+    fn judge(&self, hit: &Hit, left: &[u64], text: &str, own: &DocCounts) -> (usize, f64, f64) {
         let right = right_context(text, hit.end);
         let right = right.as_slice();
         let rule: &Rule = &self.lexicon.rules[hit.pattern][hit.rule];
         let key = &self.lexicon.key_tokens[hit.pattern];
-        let spun = self.model.score(left, key, right);
+        let spun = self.model.score(left, key, right, own);
         let mut best = (0, f64::NEG_INFINITY);
         for (i, toks) in rule.original_tokens.iter().enumerate() {
-            let s = self.model.score(left, toks, right);
+            let s = self.model.score(left, toks, right, own);
             if s > best.1 {
                 best = (i, s);
             }
@@ -398,11 +567,12 @@ impl SpinnerStage {
     /// (prior included) and whether it counts as evidence, for debugging
     /// lexicons and thresholds.
     pub fn explain(&self, text: &str) -> Vec<(String, String, f64, bool)> {
+        let own = self.own_counts(text);
         self.scan(text)
             .iter()
             .map(|h| {
                 let left = left_context(&text[..h.start]);
-                let (best, delta, bare) = self.judge(h, left.as_slice(), text);
+                let (best, delta, bare) = self.judge(h, left.as_slice(), text, &own);
                 let rule = &self.lexicon.rules[h.pattern][h.rule];
                 let evidence = self.is_evidence(h, delta, bare);
                 (
@@ -415,15 +585,37 @@ impl SpinnerStage {
             .collect()
     }
 
+    /// Could a document of `words` words with `bound` confirmed hits be
+    /// spun? (False means it is not, whatever the model says.)
+    fn could_be_spun(&self, bound: usize, words: usize) -> bool {
+        let density = 100.0 * bound as f64 / words.max(MIN_WORDS) as f64;
+        let score = density / (density + self.config.half_density);
+        bound >= self.config.min_hits.max(1) && score >= self.config.threshold
+    }
+
     /// Score a document without changing it.
     pub fn assess(&self, text: &str) -> Assessment {
         let hits = self.scan(text);
         self.assess_hits(text, &hits).0
     }
 
-    /// The assessment, and for each hit the judgment made (`None` if the
-    /// hit was not judged).
-    fn assess_hits(&self, text: &str, hits: &[Hit]) -> (Assessment, Vec<Option<(usize, f64)>>) {
+    /// The document's own model n-gram counts, to leave out of the corpus
+    /// counts; empty (and free) without a corpus profile.
+    fn own_counts(&self, text: &str) -> DocCounts {
+        if self.model.corpus.is_some() {
+            lm::doc_counts(text, &self.triggers)
+        } else {
+            DocCounts::default()
+        }
+    }
+
+    /// The assessment, for each hit the judgment made (`None` if the hit
+    /// was not judged), and the document's own counts used.
+    fn assess_hits(
+        &self,
+        text: &str,
+        hits: &[Hit],
+    ) -> (Assessment, Vec<Option<(usize, f64)>>, DocCounts) {
         let words = count_words(text);
         let score_of = |evidence: usize| {
             let density = 100.0 * evidence as f64 / words.max(MIN_WORDS) as f64;
@@ -442,16 +634,16 @@ impl SpinnerStage {
                 bound += 1;
             }
         }
-        let min_hits = self.config.min_hits.max(1);
-        if bound < min_hits || score_of(bound) < self.config.threshold {
+        if !self.could_be_spun(bound, words) {
             let a = Assessment {
                 score: 0.0,
                 spun: false,
                 evidence: 0,
                 words,
             };
-            return (a, judged);
+            return (a, judged, DocCounts::default());
         }
+        let own = self.own_counts(text);
         // Occurrences, at most MAX_PER_FORM per spun form: a clean text
         // repeats its topic word ("kids"), a spinner swaps many words.
         per_form.clear();
@@ -462,7 +654,7 @@ impl SpinnerStage {
                 continue;
             }
             let left = left_context(&text[..h.start]);
-            let (best, delta, bare) = self.judge(h, left.as_slice(), text);
+            let (best, delta, bare) = self.judge(h, left.as_slice(), text, &own);
             *j = Some((best, delta));
             if self.is_evidence(h, delta, bare) {
                 *n += 1;
@@ -472,11 +664,11 @@ impl SpinnerStage {
         let score = score_of(evidence);
         let a = Assessment {
             score,
-            spun: score >= self.config.threshold && evidence >= min_hits,
+            spun: score >= self.config.threshold && evidence >= self.config.min_hits.max(1),
             evidence,
             words,
         };
-        (a, judged)
+        (a, judged, own)
     }
 
     /// Rewrite the hits of a spun text; returns the text and the number of
@@ -487,6 +679,7 @@ impl SpinnerStage {
         text: &str,
         hits: &[Hit],
         judged: &[Option<(usize, f64)>],
+        own: &DocCounts,
     ) -> (String, usize) {
         let mut out = String::with_capacity(text.len() + text.len() / 16);
         let mut last = 0;
@@ -500,7 +693,7 @@ impl SpinnerStage {
                 Some(j) if !near => *j,
                 _ => {
                     let left = left_context(&out);
-                    let (b, d, _) = self.judge(h, left.as_slice(), text);
+                    let (b, d, _) = self.judge(h, left.as_slice(), text, own);
                     (b, d)
                 }
             };
@@ -523,9 +716,9 @@ impl SpinnerStage {
     /// attributes). For tests and evaluations.
     pub fn repair_text(&self, text: &str) -> (String, Assessment, usize) {
         let hits = self.scan(text);
-        let (a, judged) = self.assess_hits(text, &hits);
+        let (a, judged, own) = self.assess_hits(text, &hits);
         if a.spun {
-            let (t, n) = self.repair_hits(text, &hits, &judged);
+            let (t, n) = self.repair_hits(text, &hits, &judged, &own);
             (t, a, n)
         } else {
             (text.to_string(), a, 0)
@@ -545,7 +738,7 @@ impl ParallelStage for SpinnerStage {
             }
         }
         let hits = self.scan(&doc.text);
-        let (a, judged) = self.assess_hits(&doc.text, &hits);
+        let (a, judged, own) = self.assess_hits(&doc.text, &hits);
         doc.set_attr("spin_score", (a.score * 1000.0).round() / 1000.0);
         doc.set_attr("spun", a.spun);
         if !a.spun {
@@ -563,7 +756,7 @@ impl ParallelStage for SpinnerStage {
             )),
             Action::Tag => Ok(Verdict::Changed),
             Action::Repair => {
-                let (text, n) = self.repair_hits(&doc.text, &hits, &judged);
+                let (text, n) = self.repair_hits(&doc.text, &hits, &judged, &own);
                 doc.text = text;
                 doc.set_attr("spin_repairs", n as u64);
                 cx.count("spin_repairs", n as u64);
@@ -978,6 +1171,55 @@ mod tests {
         ));
         assert_eq!(sp.text, "Hello there, friend.");
         assert_eq!(sp.attributes["spintax"], 2);
+    }
+
+    #[test]
+    fn token_starts_bound_the_scan() {
+        // The profile pass skips the judge's scan when the tokens that can
+        // start a lexicon hit are too few: they must never be fewer than
+        // the hits.
+        let s = stage();
+        let extra = "Home's value; the home’s; invoice-free; Could’ve; COULD 3; folks’s Republic";
+        for text in [SEED_000, SEED_002, SEED_003, SEED_003_RESTORED, extra] {
+            let hits = s.scan(text).len();
+            let starts = lm::tokens(text)
+                .iter()
+                .filter(|t| s.token_flags.get(t).is_some_and(|f| f >> 1 > 0))
+                .count();
+            assert!(starts >= hits, "{starts} < {hits}: {}", &text[..40]);
+        }
+        assert!(s.could_be_spun(s.scan(SEED_003).len(), count_words(SEED_003)));
+    }
+
+    #[test]
+    fn profile_skips_spun_and_leaves_each_document_out() {
+        let cfg = SpinnerConfig {
+            profile_log2_cells: 16,
+            ..Default::default()
+        };
+        let cx = BuildContext::default();
+        let mut p = Spinner::profile_builder(&cfg, &cx).unwrap().unwrap();
+        p.observe(&Document::from_text("s", SEED_003));
+        let bytes = p.finish().unwrap();
+        let table = CountTable::from_bytes(&bytes).unwrap();
+        assert_eq!(table.tokens, 0, "the spun seed is not learned from");
+        // A clean profile from the restored article, then scoring that same
+        // article: its own counts are left out, so it is not changed.
+        let mut p = Spinner::profile_builder(&cfg, &cx).unwrap().unwrap();
+        for _ in 0..3 {
+            p.observe(&Document::from_text("r", SEED_003_RESTORED));
+        }
+        let cx = BuildContext {
+            profile: Some(p.finish().unwrap()),
+            ..Default::default()
+        };
+        let s = SpinnerStage::new(&cfg, &cx).unwrap();
+        let (fixed, a, _) = s.repair_text(SEED_003);
+        assert!(a.spun);
+        assert!(fixed.contains("Bill Hayton") && fixed.contains("foreign minister"));
+        let (same, a, _) = s.repair_text(SEED_003_RESTORED);
+        assert!(!a.spun);
+        assert_eq!(same, SEED_003_RESTORED);
     }
 
     #[test]
