@@ -260,6 +260,19 @@ pub fn parse_record(raw: RawRecord, opts: &RecordOptions) -> Result<Document, St
             let mut passthrough = Vec::with_capacity(fields.others.len());
             for (k, v) in fields.others {
                 let k: &str = &k;
+                // Other fields are kept as raw JSON, unchecked: a lone
+                // surrogate there would make the output line invalid JSON.
+                let v = if v.get().contains("\\u") {
+                    let (fixed, n) = replace_lone_surrogates(v.get());
+                    if n > 0 {
+                        lone_surrogates += n;
+                        RawValue::from_string(fixed).unwrap_or(v)
+                    } else {
+                        v
+                    }
+                } else {
+                    v
+                };
                 if k == opts.id_field && id.is_none() {
                     id = Some(match serde_json::from_str::<String>(v.get()) {
                         Ok(s) => s,

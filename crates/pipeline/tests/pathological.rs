@@ -1,0 +1,281 @@
+//! Pathological inputs through the whole default pipeline, at small sizes:
+//! nothing panics, nothing is lost (the accounting identity holds), the
+//! output is valid JSONL. The same inputs at full size (100 MB of one word, a
+//! 10 MB line, a million tiny documents ...) are timed in
+//! `benches/pathological.rs`, which shows the cost stays linear; no timing
+//! here.
+//!
+//! Regression tests for fuzzing findings (`fuzz/README.md`) that cross stage
+//! boundaries live at the bottom, named after the finding.
+
+use sluicebox_io::expand_inputs;
+use sluicebox_pipeline::config::Config;
+use sluicebox_pipeline::plan::{Plan, ProfileSet};
+use sluicebox_pipeline::profile;
+use sluicebox_pipeline::registry::Registry;
+use sluicebox_pipeline::runner::{RunOptions, RunSummary};
+use std::path::Path;
+use std::sync::Arc;
+
+// --- inputs (same generators as the benchmark) -----------------------------
+
+/// `word word word …`, twelve words a line.
+fn repeated_word(bytes: usize) -> String {
+    let mut s = String::with_capacity(bytes + 8);
+    let mut k = 0;
+    while s.len() < bytes {
+        s.push_str("lorem");
+        k += 1;
+        s.push(if k % 12 == 0 { '\n' } else { ' ' });
+    }
+    s
+}
+
+/// Real prose with every line break turned into a space: one long line.
+fn long_line(bytes: usize) -> String {
+    let src = include_str!("../../../tests/fixtures/segment/002_article_eu.txt").replace('\n', " ");
+    let mut s = String::with_capacity(bytes + src.len());
+    while s.len() < bytes {
+        s.push_str(&src);
+        s.push(' ');
+    }
+    s
+}
+
+/// `{a|{b|{c|…}}}` nested as deep as the size allows, inside a sentence.
+fn nested_spintax(bytes: usize) -> String {
+    let depth = bytes / 4;
+    let mut s = String::with_capacity(bytes + 32);
+    s.push_str("The {quick|fast} fox ");
+    for i in 0..depth {
+        s.push('{');
+        s.push(char::from(b'a' + (i % 26) as u8));
+        s.push('|');
+    }
+    s.push('z');
+    s.push_str(&"}".repeat(depth));
+    s.push_str(" jumped.");
+    s
+}
+
+/// Combining marks only (U+0300–U+036F cycled), no base character.
+fn combining_marks(bytes: usize) -> String {
+    (0x300u32..0x370)
+        .cycle()
+        .filter_map(char::from_u32)
+        .take(bytes / 2)
+        .collect()
+}
+
+/// Emoji only: plain, with skin tones, ZWJ families, flags, keycaps.
+fn emoji(bytes: usize) -> String {
+    const E: &[&str] = &["😀", "👍🏽", "👨‍👩‍👧‍👦", "🇫🇷", "🏳️‍🌈", "1️⃣", "🤷‍♀️", "🧑🏿‍🚀", "❤️", "🫠"];
+    let mut s = String::with_capacity(bytes + 32);
+    let mut i = 0;
+    while s.len() < bytes {
+        s.push_str(E[i % E.len()]);
+        i += 1;
+    }
+    s
+}
+
+/// Right-to-left text only: Arabic and Hebrew sentences, with line breaks.
+fn rtl(bytes: usize) -> String {
+    const L: &[&str] = &[
+        "قال المتحدث باسم الوزارة إن الاجتماع سيعقد يوم الأحد المقبل في العاصمة.",
+        "وأضاف أن الحكومة تعمل على خطة جديدة لدعم القطاع الزراعي خلال العام.",
+        "הממשלה הודיעה היום על תוכנית חדשה לשיפור התחבורה הציבורית בערים.",
+        "לדברי השר, העבודות יחלו בחודש הבא ויימשכו כשנתיים.",
+    ];
+    let mut s = String::with_capacity(bytes + 256);
+    let mut i = 0;
+    while s.len() < bytes {
+        s.push_str(L[i % L.len()]);
+        s.push(if i % 3 == 2 { '\n' } else { ' ' });
+        i += 1;
+    }
+    s
+}
+
+/// Whitespace only: spaces, tabs, line ends (LF, CRLF, CR), NBSP, em space,
+/// ideographic space, line and paragraph separators.
+fn whitespace(bytes: usize) -> String {
+    const W: &[&str] = &[
+        " ", "\t", "\n", "\r\n", "\r", "\u{a0}", "\u{2003}", "\u{3000}", "\u{2028}", "\u{2029}",
+        "   ", "\n\n\n",
+    ];
+    let mut s = String::with_capacity(bytes + 8);
+    let mut i = 0;
+    while s.len() < bytes {
+        s.push_str(W[(i * 7 + i / 5) % W.len()]);
+        i += 1;
+    }
+    s
+}
+
+// --- running ---------------------------------------------------------------
+
+fn write_jsonl(dir: &Path, texts: &[String]) -> String {
+    let mut out = String::new();
+    for (i, t) in texts.iter().enumerate() {
+        out.push_str(&serde_json::json!({"id": format!("d{i}"), "text": t}).to_string());
+        out.push('\n');
+    }
+    let p = dir.join("in.jsonl");
+    std::fs::write(&p, out).unwrap();
+    p.to_string_lossy().to_string()
+}
+
+/// The default pipeline with its profile pass, as `sluicebox run` does.
+fn run_default(input: &str, out: &Path) -> RunSummary {
+    let reg = Arc::new(Registry::builtin());
+    let config = Config::parse(sluicebox_pipeline::DEFAULT_CONFIG, Path::new("."), &reg).unwrap();
+    let (inputs, errors) = expand_inputs(&[input.to_string()], None);
+    let mut opts = RunOptions::from_config(&config, inputs.clone());
+    opts.input_errors = errors;
+    opts.threads = 2;
+    opts.out_dir = Some(out.to_path_buf());
+    opts.print_errors = false;
+    let mut popts = RunOptions::from_config(&config, inputs);
+    popts.threads = 2;
+    popts.print_errors = false;
+    let profiles = if Plan::learns(&config, &reg) {
+        profile::build_profiles(&config, &reg, popts).unwrap()
+    } else {
+        ProfileSet::new()
+    };
+    let plan = Plan::build(&config, &reg, &profiles, false).unwrap();
+    sluicebox_pipeline::run(&config, plan, opts)
+}
+
+/// Run `texts` as documents; check nothing failed or was lost, and every
+/// output line is a JSON object with a text. Returns the written texts.
+fn survives(texts: Vec<String>) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_jsonl(dir.path(), &texts);
+    let out = dir.path().join("out");
+    let s = run_default(&input, &out);
+    assert_eq!(s.fatal, None);
+    let t = &s.stats.totals;
+    assert_eq!(t.errors, 0, "{:?}", s.stats.errors);
+    assert_eq!(t.read, texts.len() as u64);
+    assert_eq!(t.read + t.parts_added, t.written + t.rejected);
+    let panics: u64 = s
+        .stats
+        .stages
+        .iter()
+        .map(|(_, st)| st.dropped.get("panic").copied().unwrap_or(0))
+        .sum();
+    assert_eq!(panics, 0, "a stage panicked");
+    let docs = std::fs::read_to_string(out.join("docs.jsonl")).unwrap();
+    let mut written = Vec::new();
+    for line in docs.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        written.push(v["text"].as_str().unwrap().to_string());
+    }
+    assert_eq!(written.len() as u64, t.written);
+    written
+}
+
+const SMALL: usize = 64 << 10;
+
+#[test]
+fn one_repeated_word() {
+    let out = survives(vec![repeated_word(SMALL)]);
+    // One word repeated is no article, but it is not lost silently either:
+    // written or rejected with a reason (checked by the identity above).
+    for t in out {
+        assert!(t.split_whitespace().all(|w| w == "lorem"));
+    }
+}
+
+#[test]
+fn long_line_without_newline() {
+    let text = long_line(SMALL);
+    let out = survives(vec![text.clone()]);
+    // The article survives as text (deboilerplate keeps prose).
+    assert!(
+        out.iter().map(String::len).sum::<usize>() > SMALL / 2,
+        "long line mostly removed"
+    );
+}
+
+#[test]
+fn many_tiny_documents() {
+    let texts: Vec<String> = (0..1000).map(|i| format!("doc {i}")).collect();
+    survives(texts);
+}
+
+#[test]
+fn deeply_nested_spintax() {
+    let out = survives(vec![nested_spintax(SMALL)]);
+    for t in out {
+        assert!(t.starts_with("The"), "{}", &t[..t.len().min(80)]);
+    }
+}
+
+#[test]
+fn all_combining_marks() {
+    survives(vec![combining_marks(SMALL)]);
+}
+
+#[test]
+fn all_emoji() {
+    survives(vec![emoji(SMALL)]);
+}
+
+#[test]
+fn all_rtl() {
+    let out = survives(vec![rtl(SMALL)]);
+    assert!(!out.is_empty(), "RTL prose dropped");
+}
+
+#[test]
+fn all_whitespace() {
+    survives(vec![
+        whitespace(SMALL),
+        " ".into(),
+        "\n".into(),
+        "\u{a0}".into(),
+    ]);
+}
+
+#[test]
+fn empty_and_one_character_documents() {
+    survives(vec![
+        String::new(),
+        "a".into(),
+        ".".into(),
+        "{".into(),
+        "}|{".into(),
+    ]);
+}
+
+// --- regression tests for fuzzing findings -----------------------------------
+
+/// Fuzz finding `record-lone-surrogate-in-passthrough-field` (target
+/// `record`, crash-62b00738): a lone UTF-16 surrogate escape (`\udfff`) in a
+/// field other than the text is passed through verbatim, so the output line
+/// is rejected by strict JSON parsers (serde_json: "lone leading surrogate
+/// in hex escape"). The text field already got U+FFFD in its place; now
+/// `parse_record` does the same in every passthrough field.
+#[test]
+fn record_lone_surrogate_in_passthrough_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("in.jsonl");
+    let text = long_line(2000);
+    let line = format!(
+        "{{\"id\":\"a\",\"text\":{},\"note\":\"x\\udfffy\",\"url\":\"https://example.org/\\ud83d\"}}\n",
+        serde_json::to_string(&text).unwrap()
+    );
+    std::fs::write(&p, line).unwrap();
+    let out = dir.path().join("out");
+    let s = run_default(&p.to_string_lossy(), &out);
+    assert_eq!(s.stats.totals.errors, 0);
+    let docs = std::fs::read_to_string(out.join("docs.jsonl")).unwrap();
+    assert_eq!(docs.lines().count(), 1);
+    for line in docs.lines() {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("output is not valid JSON ({e}): {line}"));
+    }
+}

@@ -1,0 +1,29 @@
+//! Arbitrary bytes as one JSONL record (`parse_record`), and the document
+//! it gives written back as JSON (`document_json`), which must parse.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use sluicebox_io::{document_json, parse_record, RawKind, RawRecord, RecordOptions};
+use std::sync::Arc;
+
+fuzz_target!(|data: &[u8]| {
+    let mut opts = RecordOptions::default();
+    if data.first().is_some_and(|b| b % 2 == 1) {
+        opts.charset_field = Some("charset".into());
+        opts.id_field = "url".into();
+    }
+    let raw = RawRecord {
+        file: Arc::from("fuzz.jsonl"),
+        line: 1,
+        kind: RawKind::Json(data.to_vec()),
+    };
+    if let Ok(doc) = parse_record(raw, &opts) {
+        let mut out = Vec::new();
+        document_json(&doc, &[("reason", "fuzz")], true, &mut out);
+        if let Err(e) = serde_json::from_slice::<serde_json::Value>(&out) {
+            panic!(
+                "document_json wrote invalid JSON ({e}): {}",
+                String::from_utf8_lossy(&out)
+            );
+        }
+    }
+});
