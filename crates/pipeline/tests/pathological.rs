@@ -279,3 +279,28 @@ fn record_lone_surrogate_in_passthrough_field() {
             .unwrap_or_else(|e| panic!("output is not valid JSON ({e}): {line}"));
     }
 }
+
+/// Fuzz finding `record-number-out-of-range-passthrough` (target `record`):
+/// a passthrough number beyond f64 (`5.5e5005000002`) is valid JSON that
+/// serde_json cannot hold as a value. Passthrough fields are copied as they
+/// came, so the record is kept and the number written back unchanged.
+#[test]
+fn record_number_out_of_range_passthrough() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("in.jsonl");
+    let text = long_line(2000);
+    let line = format!(
+        "{{\"id\":\"n\",\"text\":{},\"meta\":{{\"a\":[55555555.50000e5005000002,{{}}]}}}}\n",
+        serde_json::to_string(&text).unwrap()
+    );
+    std::fs::write(&p, line).unwrap();
+    let out = dir.path().join("out");
+    let s = run_default(&p.to_string_lossy(), &out);
+    assert_eq!(s.stats.totals.errors, 0);
+    let docs = std::fs::read_to_string(out.join("docs.jsonl")).unwrap();
+    assert_eq!(docs.lines().count(), 1);
+    assert!(
+        docs.contains("\"meta\":{\"a\":[55555555.50000e5005000002,{}]}"),
+        "{docs}"
+    );
+}
