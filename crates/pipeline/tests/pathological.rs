@@ -304,3 +304,29 @@ fn record_number_out_of_range_passthrough() {
         "{docs}"
     );
 }
+
+/// Fuzz finding `record-number-out-of-range-behind-surrogate-key` (target
+/// `record`): a lone surrogate in a field *name* makes the first parse fail,
+/// the line is repaired (U+FFFD) and parsed again; the out-of-range number
+/// in that field must still come through unchanged.
+#[test]
+fn record_number_out_of_range_behind_surrogate_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("in.jsonl");
+    let text = long_line(2000);
+    let line = format!(
+        "{{\"id\":\"k\",\"text\":{},\"m W\\udd2eta\":{{\"a\":[5500e1615,{{}}]}}}}\n",
+        serde_json::to_string(&text).unwrap()
+    );
+    std::fs::write(&p, line).unwrap();
+    let out = dir.path().join("out");
+    let s = run_default(&p.to_string_lossy(), &out);
+    assert_eq!(s.stats.totals.errors, 0);
+    let docs = std::fs::read_to_string(out.join("docs.jsonl")).unwrap();
+    assert_eq!(docs.lines().count(), 1);
+    assert!(
+        docs.contains("\"m W\u{fffd}ta\":{\"a\":[5500e1615,{}]}"),
+        "{docs}"
+    );
+    assert!(docs.contains("\"lone_surrogates\":1"), "{docs}");
+}
