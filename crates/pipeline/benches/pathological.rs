@@ -30,93 +30,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-// --- inputs (same generators as tests/pathological.rs) ----------------------
-
-fn repeated_word(bytes: usize) -> String {
-    let mut s = String::with_capacity(bytes + 8);
-    let mut k = 0;
-    while s.len() < bytes {
-        s.push_str("lorem");
-        k += 1;
-        s.push(if k % 12 == 0 { '\n' } else { ' ' });
-    }
-    s
-}
-
-fn long_line(bytes: usize) -> String {
-    let src = include_str!("../../../tests/fixtures/segment/002_article_eu.txt").replace('\n', " ");
-    let mut s = String::with_capacity(bytes + src.len());
-    while s.len() < bytes {
-        s.push_str(&src);
-        s.push(' ');
-    }
-    s
-}
-
-fn nested_spintax(bytes: usize) -> String {
-    let depth = bytes / 4;
-    let mut s = String::with_capacity(bytes + 32);
-    s.push_str("The {quick|fast} fox ");
-    for i in 0..depth {
-        s.push('{');
-        s.push(char::from(b'a' + (i % 26) as u8));
-        s.push('|');
-    }
-    s.push('z');
-    s.push_str(&"}".repeat(depth));
-    s.push_str(" jumped.");
-    s
-}
-
-fn combining_marks(bytes: usize) -> String {
-    (0x300u32..0x370)
-        .cycle()
-        .filter_map(char::from_u32)
-        .take(bytes / 2)
-        .collect()
-}
-
-fn emoji(bytes: usize) -> String {
-    const E: &[&str] = &["😀", "👍🏽", "👨‍👩‍👧‍👦", "🇫🇷", "🏳️‍🌈", "1️⃣", "🤷‍♀️", "🧑🏿‍🚀", "❤️", "🫠"];
-    let mut s = String::with_capacity(bytes + 32);
-    let mut i = 0;
-    while s.len() < bytes {
-        s.push_str(E[i % E.len()]);
-        i += 1;
-    }
-    s
-}
-
-fn rtl(bytes: usize) -> String {
-    const L: &[&str] = &[
-        "قال المتحدث باسم الوزارة إن الاجتماع سيعقد يوم الأحد المقبل في العاصمة.",
-        "وأضاف أن الحكومة تعمل على خطة جديدة لدعم القطاع الزراعي خلال العام.",
-        "הממשלה הודיעה היום על תוכנית חדשה לשיפור התחבורה הציבורית בערים.",
-        "לדברי השר, העבודות יחלו בחודש הבא ויימשכו כשנתיים.",
-    ];
-    let mut s = String::with_capacity(bytes + 256);
-    let mut i = 0;
-    while s.len() < bytes {
-        s.push_str(L[i % L.len()]);
-        s.push(if i % 3 == 2 { '\n' } else { ' ' });
-        i += 1;
-    }
-    s
-}
-
-fn whitespace(bytes: usize) -> String {
-    const W: &[&str] = &[
-        " ", "\t", "\n", "\r\n", "\r", "\u{a0}", "\u{2003}", "\u{3000}", "\u{2028}", "\u{2029}",
-        "   ", "\n\n\n",
-    ];
-    let mut s = String::with_capacity(bytes + 8);
-    let mut i = 0;
-    while s.len() < bytes {
-        s.push_str(W[(i * 7 + i / 5) % W.len()]);
-        i += 1;
-    }
-    s
-}
+#[path = "../tests/common/inputs.rs"]
+mod inputs;
+use inputs::*;
 
 /// A case: name, full size in bytes (or documents for `tiny_docs`), and how
 /// it becomes documents.
