@@ -161,6 +161,22 @@ fn empty_and_one_character_documents() {
 
 // --- regression tests for fuzzing findings -----------------------------------
 
+/// Clean one JSONL record made of a long real text and `fields` (raw JSON
+/// members after the text) with the default pipeline; it must be read
+/// without error and kept. Returns the docs.jsonl line.
+fn clean_one_record(fields: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("in.jsonl");
+    let text = serde_json::to_string(&long_line(2000)).unwrap();
+    std::fs::write(&p, format!("{{\"id\":\"r\",\"text\":{text},{fields}}}\n")).unwrap();
+    let out = dir.path().join("out");
+    let s = run_default(&p.to_string_lossy(), &out);
+    assert_eq!(s.stats.totals.errors, 0);
+    let docs = std::fs::read_to_string(out.join("docs.jsonl")).unwrap();
+    assert_eq!(docs.lines().count(), 1);
+    docs
+}
+
 /// Fuzz finding `record-lone-surrogate-in-passthrough-field` (target
 /// `record`, crash-62b00738): a lone UTF-16 surrogate escape (`\udfff`) in a
 /// field other than the text is passed through verbatim, so the output line
@@ -169,19 +185,7 @@ fn empty_and_one_character_documents() {
 /// `parse_record` does the same in every passthrough field.
 #[test]
 fn record_lone_surrogate_in_passthrough_field() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("in.jsonl");
-    let text = long_line(2000);
-    let line = format!(
-        "{{\"id\":\"a\",\"text\":{},\"note\":\"x\\udfffy\",\"url\":\"https://example.org/\\ud83d\"}}\n",
-        serde_json::to_string(&text).unwrap()
-    );
-    std::fs::write(&p, line).unwrap();
-    let out = dir.path().join("out");
-    let s = run_default(&p.to_string_lossy(), &out);
-    assert_eq!(s.stats.totals.errors, 0);
-    let docs = std::fs::read_to_string(out.join("docs.jsonl")).unwrap();
-    assert_eq!(docs.lines().count(), 1);
+    let docs = clean_one_record(r#""note":"x\udfffy","url":"https://example.org/\ud83d""#);
     for line in docs.lines() {
         serde_json::from_str::<serde_json::Value>(line)
             .unwrap_or_else(|e| panic!("output is not valid JSON ({e}): {line}"));
@@ -194,19 +198,7 @@ fn record_lone_surrogate_in_passthrough_field() {
 /// came, so the record is kept and the number written back unchanged.
 #[test]
 fn record_number_out_of_range_passthrough() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("in.jsonl");
-    let text = long_line(2000);
-    let line = format!(
-        "{{\"id\":\"n\",\"text\":{},\"meta\":{{\"a\":[55555555.50000e5005000002,{{}}]}}}}\n",
-        serde_json::to_string(&text).unwrap()
-    );
-    std::fs::write(&p, line).unwrap();
-    let out = dir.path().join("out");
-    let s = run_default(&p.to_string_lossy(), &out);
-    assert_eq!(s.stats.totals.errors, 0);
-    let docs = std::fs::read_to_string(out.join("docs.jsonl")).unwrap();
-    assert_eq!(docs.lines().count(), 1);
+    let docs = clean_one_record(r#""meta":{"a":[55555555.50000e5005000002,{}]}"#);
     assert!(
         docs.contains("\"meta\":{\"a\":[55555555.50000e5005000002,{}]}"),
         "{docs}"
@@ -219,19 +211,7 @@ fn record_number_out_of_range_passthrough() {
 /// in that field must still come through unchanged.
 #[test]
 fn record_number_out_of_range_behind_surrogate_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("in.jsonl");
-    let text = long_line(2000);
-    let line = format!(
-        "{{\"id\":\"k\",\"text\":{},\"m W\\udd2eta\":{{\"a\":[5500e1615,{{}}]}}}}\n",
-        serde_json::to_string(&text).unwrap()
-    );
-    std::fs::write(&p, line).unwrap();
-    let out = dir.path().join("out");
-    let s = run_default(&p.to_string_lossy(), &out);
-    assert_eq!(s.stats.totals.errors, 0);
-    let docs = std::fs::read_to_string(out.join("docs.jsonl")).unwrap();
-    assert_eq!(docs.lines().count(), 1);
+    let docs = clean_one_record(r#""m W\udd2eta":{"a":[5500e1615,{}]}"#);
     assert!(
         docs.contains("\"m W\u{fffd}ta\":{\"a\":[5500e1615,{}]}"),
         "{docs}"
