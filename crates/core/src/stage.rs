@@ -12,7 +12,7 @@
 use crate::{Document, StageError};
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// What a stage did to one document.
@@ -80,7 +80,8 @@ pub trait OrderedStage: Send {
         Ok(())
     }
     /// `run --resume`: save the state reached so far as checkpoint number
-    /// `generation`, in files whose names start with `base` (a stage may
+    /// `generation` at [`checkpoint_path`], and any files it shares between
+    /// generations under names starting with `base` (a stage may
     /// share files between generations, e.g. an append-only log), so that
     /// [`OrderedStage::restore`] continues exactly from here. Generations
     /// before the newest restored one are never read again. Stages that
@@ -94,6 +95,15 @@ pub trait OrderedStage: Send {
         let _ = generation;
         Err(no_resume(base))
     }
+}
+
+/// Where checkpoint `generation` of a stage lives: `<base>.<generation>`.
+/// Stages write it there; the runner removes it once a newer generation is
+/// committed.
+pub fn checkpoint_path(base: &Path, generation: u64) -> PathBuf {
+    let mut name = base.as_os_str().to_owned();
+    name.push(format!(".{generation}"));
+    PathBuf::from(name)
 }
 
 fn no_resume(path: &Path) -> StageError {

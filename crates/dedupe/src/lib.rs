@@ -231,12 +231,6 @@ impl StagePlugin for Dedupe {
     }
 }
 
-fn checkpoint_path(base: &Path, generation: u64) -> PathBuf {
-    let mut name = base.as_os_str().to_owned();
-    name.push(format!(".{generation}"));
-    PathBuf::from(name)
-}
-
 /// The registry entry for the dedupe stage.
 pub fn factory() -> Box<dyn StageFactory> {
     plugin::factory::<Dedupe>()
@@ -511,14 +505,14 @@ impl Decide for Decider {
     /// sets to `base.sets`, shared by all generations (appended to, never
     /// copied, so a checkpoint costs the in-memory index only).
     fn checkpoint(&mut self, base: &Path, generation: u64) -> Result<(), StageError> {
-        let path = checkpoint_path(base, generation);
+        let path = sluicebox_core::stage::checkpoint_path(base, generation);
         self.index
             .save_with_sets(&path, &index::sets_path(base))
             .map_err(|e| StageError::file(path.display().to_string(), e))
     }
 
     fn restore(&mut self, base: &Path, generation: u64) -> Result<(), StageError> {
-        let path = checkpoint_path(base, generation);
+        let path = sluicebox_core::stage::checkpoint_path(base, generation);
         self.index =
             Index::load_with_sets(&path, &index::sets_path(base), self.config.index_params())
                 .map_err(|e| StageError::file(path.display().to_string(), e))?;

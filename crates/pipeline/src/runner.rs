@@ -860,9 +860,8 @@ impl Sink {
         r.journal.stats = self.stats.clone();
         crate::resume::save(&r.dir, &r.journal)?;
         for base in &r.checkpoint_bases {
-            let mut old = base.as_os_str().to_owned();
-            old.push(format!(".{}", files.saturating_sub(1)));
-            let _ = std::fs::remove_file(PathBuf::from(old));
+            let old = sluicebox_core::stage::checkpoint_path(base, files.saturating_sub(1));
+            let _ = std::fs::remove_file(old);
         }
         if std::env::var("SLUICEBOX_FAULT_ABORT_AFTER_FILES").ok() == Some(files.to_string()) {
             // Fault injection for the resume tests: die like a SIGKILL here.
