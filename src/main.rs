@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 mod bench;
+mod cluster;
 
 #[derive(Parser)]
 #[command(
@@ -60,26 +61,33 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Split a run into file-based tasks for a cluster (Ray, Slurm):
+    /// writes WORK/plan.json (see dist/ray_driver.py).
+    Plan(cluster::PlanArgs),
+    /// Run one task of a plan (what cluster drivers call).
+    Task(cluster::TaskArgs),
+    /// Run every task of a plan on this machine, stage by stage.
+    RunPlan(cluster::RunPlanArgs),
 }
 
 #[derive(Args)]
-struct CommonArgs {
+pub(crate) struct CommonArgs {
     /// Config file (default: the built-in pipeline, config/default.toml).
     #[arg(short, long)]
-    config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Worker threads (default: [run] threads, 0 = all cores).
     #[arg(long)]
-    threads: Option<usize>,
+    pub(crate) threads: Option<usize>,
     /// Documents per batch (default: [run] batch_size).
     #[arg(long)]
-    batch_size: Option<usize>,
+    pub(crate) batch_size: Option<usize>,
     /// Input format for every file: jsonl, wet, warc, parquet, files or lines
     /// (default: by file name).
     #[arg(long)]
-    format: Option<String>,
+    pub(crate) format: Option<String>,
     /// Files, directories (walked recursively) or `-` for standard input.
     #[arg(required = true)]
-    inputs: Vec<String>,
+    pub(crate) inputs: Vec<String>,
 }
 
 #[derive(Args)]
@@ -130,7 +138,7 @@ struct BenchArgs {
     inputs: Vec<String>,
 }
 
-fn load_config(path: Option<&Path>, registry: &Registry) -> Result<Config> {
+pub(crate) fn load_config(path: Option<&Path>, registry: &Registry) -> Result<Config> {
     match path {
         Some(p) => Config::load(p, registry).map_err(|e| anyhow::anyhow!("{e}")),
         None => Config::parse(DEFAULT_CONFIG, Path::new("."), registry)
@@ -483,6 +491,9 @@ fn main() -> ExitCode {
         }
         Command::Profile { common, output } => cmd_profile(common, output, registry),
         Command::Bench(args) => cmd_bench(args, registry),
+        Command::Plan(args) => cluster::cmd_plan(args, registry),
+        Command::Task(args) => cluster::cmd_task(args, registry),
+        Command::RunPlan(args) => cluster::cmd_run_plan(args),
         Command::Report { run_dir, output } => {
             let page = output.unwrap_or_else(|| run_dir.join("report.html"));
             sluicebox_report::render(&run_dir, &page).map(|()| {

@@ -18,6 +18,23 @@ pub trait ProfileBuilder: Send {
     fn finish(self: Box<Self>) -> Result<Vec<u8>, StageError>;
     /// For `merge`: downcast support.
     fn as_any(self: Box<Self>) -> Box<dyn std::any::Any>;
+    /// Cluster plans: this partial as bytes, so that another process can
+    /// fold it in with [`ProfileBuilder::merge_saved`]. Stages that cannot
+    /// say `Err`, and `sluicebox plan` refuses their configs.
+    fn save_partial(&mut self) -> Result<Vec<u8>, StageError> {
+        Err(StageError::config(
+            "this stage cannot save a partial profile, so it cannot run as a cluster plan; use `sluicebox run`",
+        ))
+    }
+    /// Fold in a partial written by [`ProfileBuilder::save_partial`]. Must
+    /// leave `self` exactly as [`ProfileBuilder::merge`] of the original
+    /// partial would, so a plan's profile equals `sluicebox run`'s.
+    fn merge_saved(&mut self, bytes: &[u8]) -> Result<(), StageError> {
+        let _ = bytes;
+        Err(StageError::config(
+            "this stage cannot load a partial profile, so it cannot run as a cluster plan; use `sluicebox run`",
+        ))
+    }
 }
 
 /// A finished profile, as bytes the stage itself wrote.

@@ -265,6 +265,19 @@ fn bit(words: &[u64], i: usize) -> u64 {
     words.get(i / 64).map_or(0, |w| (w >> (i % 64)) & 1)
 }
 
+/// Whether two documents whose band `band` keys are equal become a
+/// candidate: a true band match has equal bits on the band's rows, and the
+/// 1-bit estimate must be within [`PREFILTER_MARGIN`] of `threshold`. One
+/// function for the index and for cluster plans ([`crate::shuffle`]), so
+/// both find the same pairs.
+pub fn band_prefilter(a: &[u64], b: &[u64], band: usize, p: &SigParams, threshold: f64) -> bool {
+    let rows = band * p.rows..(band + 1) * p.rows;
+    if rows.clone().any(|i| bit(a, i) != bit(b, i)) {
+        return false;
+    }
+    crate::minhash::estimate(a, b, p.num_perm) >= threshold - PREFILTER_MARGIN
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Generation {
     /// 0 = empty, else fingerprint | (document number + 1).
@@ -466,15 +479,9 @@ impl Index {
             let Some(table) = self.bands.get(b) else {
                 break;
             };
-            let rows = b * p.sig.rows..(b + 1) * p.sig.rows;
             table.candidates(key, |doc| {
                 let Some(other) = self.sig(doc) else { return };
-                // A true band match has equal bits on the band's rows.
-                if rows.clone().any(|i| bit(&sig.bits, i) != bit(other, i)) {
-                    return;
-                }
-                let est = crate::minhash::estimate(&sig.bits, other, p.sig.num_perm);
-                if est >= threshold - PREFILTER_MARGIN {
+                if band_prefilter(&sig.bits, other, b, &p.sig, threshold) {
                     cands.push(doc);
                 }
             });

@@ -32,6 +32,7 @@
 pub mod index;
 pub mod minhash;
 pub mod paragraphs;
+pub mod shuffle;
 
 use index::{Index, IndexParams};
 use minhash::{NearSig, SigParams};
@@ -128,7 +129,7 @@ impl Default for DedupeConfig {
 }
 
 impl DedupeConfig {
-    fn sig_params(&self) -> SigParams {
+    pub fn sig_params(&self) -> SigParams {
         SigParams {
             ngram: self.ngram,
             num_perm: self.num_perm,
@@ -443,39 +444,17 @@ impl Decide for Decider {
         prepared: Prepared,
         cx: &mut Cx,
     ) -> Result<Verdict, StageError> {
-        let sig = prepared
+        let mut sig = prepared
             .downcast::<Signature>()
             .map_err(|_| StageError::doc("dedupe: prepared value of the wrong type"))?;
-        match self.judge(&doc.id, &sig)? {
-            Judgement::Duplicate { of } => {
-                cx.count("duplicates", 1);
-                let detail = format!("same normalised text as {of}");
-                doc.set_attr("duplicate_of", of);
-                return Ok(Verdict::drop("duplicate", detail));
-            }
-            Judgement::NearDuplicate { of, similarity } => {
-                cx.count("near_duplicates", 1);
-                let sim = (similarity * 1000.0).round() / 1000.0;
-                let detail = format!("Jaccard {sim} with {of}");
-                doc.set_attr("duplicate_of", of);
-                doc.set_attr("similarity", sim);
-                return Ok(Verdict::drop("near_duplicate", detail));
-            }
-            Judgement::Keep => {}
-        }
-        let Signature {
-            new_text,
-            repeated,
-            paragraphs,
-            ..
-        } = *sig;
-        let mut changed = false;
-        if let Some(t) = new_text {
-            doc.text = t;
-            doc.set_attr("repeated_paragraphs", repeated);
-            cx.count("repeated_paragraphs", repeated as u64);
-            changed = true;
-        }
+        let judgement = self.judge(&doc.id, &sig)?;
+        let paragraphs = std::mem::take(&mut sig.paragraphs);
+        let verdict = apply(judgement, *sig, doc, cx);
+        let mut changed = match verdict {
+            Verdict::Changed => true,
+            Verdict::Unchanged => false,
+            other => return Ok(other),
+        };
         if self.config.cross_doc_paragraphs && !paragraphs.is_empty() {
             let mut drop_lines = Vec::new();
             for &(line, h) in &paragraphs {
@@ -526,6 +505,65 @@ impl Decide for Decider {
                 .map_err(|e| StageError::file(p.display().to_string(), e))?;
         }
         Ok(())
+    }
+}
+
+/// Carry out a judgement on a document: a duplicate is dropped with its
+/// reason and `duplicate_of` (and `similarity`); a kept document loses its
+/// in-document repeats. Shared by [`Decider`] and by cluster plans, which
+/// judge elsewhere ([`shuffle`]) and replay the judgement here.
+pub fn apply(judgement: Judgement, sig: Signature, doc: &mut Document, cx: &mut Cx) -> Verdict {
+    match judgement {
+        Judgement::Duplicate { of } => {
+            cx.count("duplicates", 1);
+            let detail = format!("same normalised text as {of}");
+            doc.set_attr("duplicate_of", of);
+            Verdict::drop("duplicate", detail)
+        }
+        Judgement::NearDuplicate { of, similarity } => {
+            cx.count("near_duplicates", 1);
+            let sim = (similarity * 1000.0).round() / 1000.0;
+            let detail = format!("Jaccard {sim} with {of}");
+            doc.set_attr("duplicate_of", of);
+            doc.set_attr("similarity", sim);
+            Verdict::drop("near_duplicate", detail)
+        }
+        Judgement::Keep => match sig.new_text {
+            Some(t) => {
+                doc.text = t;
+                doc.set_attr("repeated_paragraphs", sig.repeated);
+                cx.count("repeated_paragraphs", sig.repeated as u64);
+                Verdict::Changed
+            }
+            None => Verdict::Unchanged,
+        },
+    }
+}
+
+/// What a cluster plan's write task hands the dedupe step for one
+/// document: the judgement made by the decide task, and the signature
+/// (only `new_text` and `repeated` are used).
+pub struct Replayed {
+    pub judgement: Judgement,
+    pub sig: Signature,
+}
+
+/// The ordered half of dedupe in a cluster plan: applies judgements made
+/// elsewhere, so accounting and attributes match [`Decider`]'s exactly.
+pub struct Replayer;
+
+impl Decide for Replayer {
+    fn decide(
+        &mut self,
+        doc: &mut Document,
+        prepared: Prepared,
+        cx: &mut Cx,
+    ) -> Result<Verdict, StageError> {
+        let r = prepared
+            .downcast::<Replayed>()
+            .map_err(|_| StageError::doc("dedupe: prepared value of the wrong type"))?;
+        let Replayed { judgement, sig } = *r;
+        Ok(apply(judgement, sig, doc, cx))
     }
 }
 

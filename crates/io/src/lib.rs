@@ -19,6 +19,7 @@ pub mod json;
 pub mod parquet;
 pub mod reader;
 pub mod record;
+pub mod table;
 pub mod warc;
 pub mod writer;
 

@@ -9,7 +9,9 @@
 //!   by credits, deterministic for any thread count and batch size.
 //! * [`profile`]: the learning pass and the profile file.
 //! * [`resume`]: journal, parts and checkpoints of `run --resume`.
+//! * [`cluster`]: the same pipeline as a plan of file-based tasks (Ray, Slurm).
 
+pub mod cluster;
 pub mod config;
 pub mod engine;
 pub mod plan;

@@ -64,17 +64,12 @@ struct Learner {
     enabled: Vec<bool>,
 }
 
-/// Run the profile pass over `opts.inputs`; returns the merged profiles of
-/// every learning stage, by stage id.
-pub fn build_profiles(
-    config: &Config,
-    registry: &Arc<Registry>,
-    opts: RunOptions,
-) -> Result<ProfileSet, String> {
-    let plan =
-        Plan::build(config, registry, &ProfileSet::new(), true).map_err(|e| e.to_string())?;
+/// Fresh partial profiles, one per learning stage (in chain order).
+pub(crate) type MakePartials = Arc<dyn Fn() -> Result<Partials, String> + Send + Sync>;
+
+fn learners_of(config: &Config, registry: &Registry) -> Vec<Learner> {
     let n_sources = config.sources.len() + 1;
-    let learners: Vec<Learner> = config
+    config
         .stages
         .iter()
         .enumerate()
@@ -87,10 +82,114 @@ pub fn build_profiles(
                 .map(|s| config.effective_stage(pos, s.checked_sub(1)).0)
                 .collect(),
         })
+        .collect()
+}
+
+/// The ids of the learning stages, in chain order (empty: no profile pass).
+pub fn learner_ids(config: &Config, registry: &Registry) -> Vec<String> {
+    learners_of(config, registry)
+        .into_iter()
+        .map(|l| l.id)
+        .collect()
+}
+
+/// A maker of fresh partials for the learning stages of `config`.
+pub(crate) fn partials_maker(config: &Config, registry: &Arc<Registry>) -> MakePartials {
+    let registry = registry.clone();
+    let base = config.base_dir.clone();
+    let learners: Vec<(String, String, toml::Table)> = learners_of(config, &registry)
+        .into_iter()
+        .map(|l| (l.id, config.stages[l.pos].type_name.clone(), l.table))
         .collect();
-    if learners.is_empty() {
+    Arc::new(move || -> Result<Partials, String> {
+        learners
+            .iter()
+            .map(|(id, ty, table)| {
+                let f = registry
+                    .get(ty)
+                    .ok_or_else(|| format!("unknown stage type `{ty}`"))?;
+                let cx = BuildContext {
+                    stage_id: id.clone(),
+                    source: "default".into(),
+                    base_dir: base.clone(),
+                    profile: None,
+                };
+                f.profile_builder(table, &cx)
+                    .map_err(|e| format!("stage `{id}`: {e}"))
+            })
+            .collect()
+    })
+}
+
+/// Fold `partials` into `acc`, stage by stage.
+pub(crate) fn merge_into(acc: &mut Partials, partials: Partials) {
+    for (a, p) in acc.iter_mut().zip(partials) {
+        match (a.as_mut(), p) {
+            (Some(a), Some(p)) => a.merge(p),
+            (None, Some(p)) => *a = Some(p),
+            _ => {}
+        }
+    }
+}
+
+/// Finish merged partials into the profile set.
+pub(crate) fn finish_partials(ids: &[String], partials: Partials) -> Result<ProfileSet, String> {
+    let mut set = ProfileSet::new();
+    for (id, p) in ids.iter().zip(partials) {
+        if let Some(p) = p {
+            let bytes = p.finish().map_err(|e| format!("stage `{id}`: {e}"))?;
+            set.insert(id.clone(), bytes);
+        }
+    }
+    Ok(set)
+}
+
+/// Run the profile pass over `opts.inputs`; returns the merged profiles of
+/// every learning stage, by stage id.
+///
+/// Merge order: each input file's batch partials fold, in order, into a
+/// fresh partial of that file; the files' partials fold, in order, into a
+/// fresh partial of the run. A cluster plan builds the same file partials
+/// on many machines and folds them the same way, so both get the same
+/// profile even for merges that are not associative.
+pub fn build_profiles(
+    config: &Config,
+    registry: &Arc<Registry>,
+    opts: RunOptions,
+) -> Result<ProfileSet, String> {
+    let ids = learner_ids(config, registry);
+    if ids.is_empty() {
         return Ok(ProfileSet::new());
     }
+    let make = partials_maker(config, registry);
+    let acc = Arc::new(Mutex::new(make()?));
+    let a2 = acc.clone();
+    profile_files(config, registry, opts, move |_, partials| {
+        let mut acc = a2
+            .lock()
+            .map_err(|_| "internal: profile merge failed".to_string())?;
+        merge_into(&mut acc, partials);
+        Ok(())
+    })?;
+    let partials = acc
+        .lock()
+        .map(|mut m| std::mem::take(&mut *m))
+        .map_err(|_| "internal: profile merge failed".to_string())?;
+    finish_partials(&ids, partials)
+}
+
+/// The profile pass over `opts.inputs`: calls `on_file(n, partials)` on the
+/// collector thread with input file `n`'s partials (fresh partials that
+/// merged the file's batch partials in order), in file order.
+pub(crate) fn profile_files(
+    config: &Config,
+    registry: &Arc<Registry>,
+    opts: RunOptions,
+    on_file: impl FnMut(u64, Partials) -> Result<(), String> + Send + 'static,
+) -> Result<(), String> {
+    let plan =
+        Plan::build(config, registry, &ProfileSet::new(), true).map_err(|e| e.to_string())?;
+    let learners = learners_of(config, registry);
     let type_names: Vec<String> = config.stages.iter().map(|e| e.type_name.clone()).collect();
     let n_stages = type_names.len();
     let shared = Arc::new(Shared::new(
@@ -106,32 +205,7 @@ pub fn build_profiles(
             by_pos[pos] = Some(m);
         }
     }
-    let make_partials = {
-        let registry = registry.clone();
-        let base = config.base_dir.clone();
-        let learners: Vec<(String, String, toml::Table)> = learners
-            .iter()
-            .map(|l| (l.id.clone(), type_names[l.pos].clone(), l.table.clone()))
-            .collect();
-        move || -> Result<Partials, String> {
-            learners
-                .iter()
-                .map(|(id, ty, table)| {
-                    let f = registry
-                        .get(ty)
-                        .ok_or_else(|| format!("unknown stage type `{ty}`"))?;
-                    let cx = BuildContext {
-                        stage_id: id.clone(),
-                        source: "default".into(),
-                        base_dir: base.clone(),
-                        profile: None,
-                    };
-                    f.profile_builder(table, &cx)
-                        .map_err(|e| format!("stage `{id}`: {e}"))
-                })
-                .collect()
-        }
-    };
+    let make_partials = partials_maker(config, registry);
     // Check once up front so a broken builder is a clear error.
     make_partials()?;
     let learner_pos: Vec<(usize, Vec<bool>)> = learners
@@ -139,8 +213,9 @@ pub fn build_profiles(
         .map(|l| (l.pos, l.enabled.clone()))
         .collect();
     let sh = shared.clone();
+    let make = make_partials.clone();
     let parallel: ParallelFn<Batch> = Arc::new(move |b: &mut Batch| {
-        let mut partials = match make_partials() {
+        let mut partials = match make() {
             Ok(p) => p,
             Err(e) => {
                 sh.fail(e);
@@ -157,8 +232,6 @@ pub fn build_profiles(
         }
         b.partials = partials;
     });
-    let merged: Arc<Mutex<Partials>> = Arc::new(Mutex::new(Vec::new()));
-    let m2 = merged.clone();
     let progress = opts.progress.clone();
     let mut records = 0u64;
     let mut bytes = 0u64;
@@ -166,29 +239,43 @@ pub fn build_profiles(
         parallel,
         ordered: None,
     }];
+    // The partial of the file being read; batches arrive in order here.
+    let file_acc: Arc<Mutex<Option<Partials>>> = Arc::new(Mutex::new(None));
+    let acc2 = file_acc.clone();
+    let on_file = Arc::new(Mutex::new(on_file));
+    let on_file2 = on_file.clone();
+    let sh_sink = shared.clone();
     drive(
         config,
         opts,
         &shared,
         n_stages,
         phases,
-        ReadFrom::default(),
+        ReadFrom {
+            mark_files: true,
+            ..ReadFrom::default()
+        },
         move |b: Batch| {
             records += b.stats.totals.records;
             bytes += b.input_bytes;
             if let Some(p) = &progress {
                 p(records, bytes);
             }
-            if let Ok(mut acc) = m2.lock() {
-                if acc.is_empty() {
-                    *acc = b.partials;
-                } else {
-                    for (a, p) in acc.iter_mut().zip(b.partials) {
-                        match (a.as_mut(), p) {
-                            (Some(a), Some(p)) => a.merge(p),
-                            (None, Some(p)) => *a = Some(p),
-                            _ => {}
-                        }
+            let Ok(mut slot) = acc2.lock() else {
+                return sh_sink.fail("internal: profile merge failed".into());
+            };
+            let acc = match slot.as_mut() {
+                Some(a) => a,
+                None => match make_partials() {
+                    Ok(p) => slot.insert(p),
+                    Err(e) => return sh_sink.fail(e),
+                },
+            };
+            merge_into(acc, b.partials);
+            if let Some(done) = b.file_done {
+                if let (Some(acc), Ok(mut f)) = (slot.take(), on_file2.lock()) {
+                    if let Err(e) = (*f)(done - 1, acc) {
+                        sh_sink.fail(e);
                     }
                 }
             }
@@ -197,34 +284,12 @@ pub fn build_profiles(
     if let Some(f) = shared.fatal.lock().ok().and_then(|f| f.clone()) {
         return Err(f);
     }
-    let partials = merged
-        .lock()
-        .map(|mut m| std::mem::take(&mut *m))
-        .map_err(|_| "internal: profile merge failed".to_string())?;
-    let mut set = ProfileSet::new();
-    for (l, p) in learners.iter().zip(partials) {
-        if let Some(p) = p {
-            let bytes = p.finish().map_err(|e| format!("stage `{}`: {e}", l.id))?;
-            set.insert(l.id.clone(), bytes);
-        }
+    // Batches after the last file mark (none unless reading stopped early).
+    let rest = file_acc.lock().ok().and_then(|mut l| l.take());
+    if let (Some(rest), Ok(mut f)) = (rest, on_file.lock()) {
+        (*f)(u64::MAX, rest)?;
     }
-    // A corpus with no documents still yields empty profiles from fresh builders.
-    for l in &learners {
-        if !set.contains_key(&l.id) {
-            let f = registry.get(&type_names[l.pos]);
-            let cx = BuildContext {
-                stage_id: l.id.clone(),
-                source: "default".into(),
-                base_dir: config.base_dir.clone(),
-                profile: None,
-            };
-            if let Some(Ok(Some(b))) = f.map(|f| f.profile_builder(&l.table, &cx)) {
-                let bytes = b.finish().map_err(|e| format!("stage `{}`: {e}", l.id))?;
-                set.insert(l.id.clone(), bytes);
-            }
-        }
-    }
-    Ok(set)
+    Ok(())
 }
 
 /// Per stage position: the parallel stage's instances by source, if it is one.

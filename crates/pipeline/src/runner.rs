@@ -502,7 +502,7 @@ pub(crate) struct OrderedPart {
 }
 
 impl OrderedPart {
-    fn process(&mut self, shared: &Shared, batch: &mut Batch) {
+    pub(crate) fn process(&mut self, shared: &Shared, batch: &mut Batch) {
         let id = shared.stage_ids[self.pos].clone();
         let slots = std::mem::take(&mut batch.slots);
         let mut out = Vec::with_capacity(slots.len());
@@ -760,23 +760,60 @@ pub(crate) fn read_batches(
     }
 }
 
+/// Takes each live document at the end of a cut chain (cluster plans),
+/// instead of writing it.
+pub(crate) type Spill = Box<dyn FnMut(Document, Option<Prepared>) -> Result<(), String> + Send>;
+
 /// Writes kept documents, rejects and errors in input order.
-struct Sink {
-    docs: Option<OutputWriter>,
-    rejects: Option<OutputWriter>,
+pub(crate) struct Sink {
+    pub docs: Option<OutputWriter>,
+    pub rejects: Option<OutputWriter>,
     /// Resumable runs: `docs`/`rejects` are the current file's parts.
     resume: Option<ResumeState>,
-    stats: Stats,
-    busy_ns: Vec<u64>,
+    pub stats: Stats,
+    pub busy_ns: Vec<u64>,
     records: u64,
     input_bytes: u64,
     progress: Option<Arc<dyn Fn(u64, u64) + Send + Sync>>,
     print_errors: bool,
+    /// Cluster plans: where live documents go instead of `docs`.
+    pub spill: Option<Spill>,
 }
 
 impl Sink {
-    fn write(&mut self, shared: &Shared, mut batch: Batch) {
+    /// A sink writing to `docs` and `rejects` (cluster tasks).
+    pub(crate) fn new(
+        docs: Option<OutputWriter>,
+        rejects: Option<OutputWriter>,
+        stats: Stats,
+        n_stages: usize,
+        print_errors: bool,
+    ) -> Sink {
+        Sink {
+            docs,
+            rejects,
+            resume: None,
+            stats,
+            busy_ns: vec![0; n_stages],
+            records: 0,
+            input_bytes: 0,
+            progress: None,
+            print_errors,
+            spill: None,
+        }
+    }
+
+    pub(crate) fn write(&mut self, shared: &Shared, mut batch: Batch) {
         for slot in batch.slots.drain(..) {
+            let slot = match (slot, self.spill.as_mut()) {
+                (Slot::Live(doc, prepared), Some(spill)) => {
+                    if let Err(e) = spill(doc, prepared) {
+                        shared.fail(e);
+                    }
+                    continue;
+                }
+                (slot, _) => slot,
+            };
             match slot.encode(shared) {
                 Slot::Encoded {
                     json,
@@ -1086,6 +1123,7 @@ pub fn run(config: &Config, plan: Plan, opts: RunOptions) -> RunSummary {
         input_bytes: 0,
         progress: opts.progress.clone(),
         print_errors: opts.print_errors,
+        spill: None,
     };
 
     let mut phases: Vec<Phase<Batch>> = Vec::new();
