@@ -202,3 +202,39 @@ fn a_plan_without_dedupe_writes_its_output_from_the_clean_tasks() {
     assert_eq!(sorted_lines(&out, "docs"), sorted_lines(&single, "docs"));
     assert_eq!(stable_stats(&out), stable_stats(&single));
 }
+
+#[test]
+fn a_work_dir_keeps_one_plan_and_the_output_dir_must_start_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (work, out) = (tmp.path().join("w"), tmp.path().join("o"));
+    plan(&work, &out, &[]);
+    // The same plan again is fine (nothing changes) ...
+    plan(&work, &out, &[]);
+    // ... another one would find the first one's markers: refused.
+    let mut cmd = bin();
+    cmd.arg("plan").arg("--work").arg(&work).arg("-o").arg(&out);
+    let o = cmd
+        .args(["--partitions", "5"])
+        .args(shards())
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("holds another plan"));
+    // Old shard files in the output directory would mix in: refused.
+    let out2 = tmp.path().join("o2");
+    std::fs::create_dir_all(&out2).unwrap();
+    std::fs::write(out2.join("docs-00007.jsonl"), "{}\n").unwrap();
+    let mut cmd = bin();
+    cmd.arg("plan")
+        .arg("--work")
+        .arg(tmp.path().join("w2"))
+        .arg("-o")
+        .arg(&out2);
+    let o = cmd.args(shards()).output().unwrap();
+    assert!(!o.status.success());
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("not empty") && said.contains("docs-00007.jsonl"),
+        "{said}"
+    );
+}

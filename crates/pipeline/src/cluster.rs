@@ -304,6 +304,29 @@ pub fn save_plan(plan: &ClusterPlan) -> Result<PathBuf, String> {
         .map_err(|e| format!("{}: cannot create: {e}", plan.work.display()))?;
     let path = plan.work.join("plan.json");
     let text = serde_json::to_string_pretty(plan).map_err(|e| e.to_string())?;
+    // Markers of another plan would make its tasks look done.
+    match std::fs::read_to_string(&path) {
+        Ok(old) if old == text => return Ok(path),
+        Ok(_) => {
+            return Err(format!(
+                "{}: the work directory holds another plan (other inputs, config or options); \
+                 use a new --work directory, or delete this one to start over",
+                plan.work.display()
+            ))
+        }
+        Err(_) => {}
+    }
+    let stale = std::fs::read_dir(&plan.output)
+        .ok()
+        .and_then(|mut d| d.next());
+    if let Some(Ok(entry)) = stale {
+        return Err(format!(
+            "{}: the output directory is not empty ({}); a plan writes docs-NNNNN files \
+             per shard, and old ones would mix in: choose an empty -o directory",
+            plan.output.display(),
+            entry.file_name().to_string_lossy()
+        ));
+    }
     write_file(&path, text.as_bytes())?;
     Ok(path)
 }
