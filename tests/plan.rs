@@ -238,3 +238,109 @@ fn a_work_dir_keeps_one_plan_and_the_output_dir_must_start_empty() {
         "{said}"
     );
 }
+
+/// `plan --emit sbatch` against a stand-in for Slurm's `sbatch` that runs
+/// each array job at once (every index, in order) and logs its arguments:
+/// the script submits one array job per stage, each after the previous one,
+/// and the tasks it runs give `run`'s output.
+#[cfg(unix)]
+#[test]
+fn the_sbatch_script_chains_one_array_job_per_stage() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let shim_dir = tmp.path().join("bin");
+    std::fs::create_dir_all(&shim_dir).unwrap();
+    let log = tmp.path().join("sbatch.log");
+    let shim = shim_dir.join("sbatch");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/usr/bin/env bash\n\
+             echo \"$*\" >> '{log}'\n\
+             array=''; wrap=''\n\
+             for a in \"$@\"; do case \"$a\" in --array=*) array=${{a#--array=}};; \
+             --wrap=*) wrap=${{a#--wrap=}};; esac; done\n\
+             n=$(wc -l < '{log}')\n\
+             for ((i=${{array%-*}}; i<=${{array#*-}}; i++)); do \
+             SLURM_ARRAY_TASK_ID=$i bash -c \"$wrap\" || exit 1; done\n\
+             echo \"job$n\"\n",
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let single = tmp.path().join("single");
+    let mut cmd = bin();
+    ok(cmd
+        .args(["run", "-q", "-o"])
+        .arg(&single)
+        .args(shards())
+        .output()
+        .unwrap());
+    let (work, out) = (tmp.path().join("w"), tmp.path().join("o"));
+    plan(&work, &out, &["--emit", "sbatch"]);
+    let path = format!(
+        "{}:{}",
+        shim_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = Command::new("bash")
+        .arg(work.join("plan.sbatch"))
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    ok(o);
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(calls.len(), 7, "{calls:?}");
+    assert!(!calls[0].contains("--dependency"));
+    for (k, call) in calls.iter().enumerate().skip(1) {
+        assert!(
+            call.contains(&format!("--dependency=afterok:job{k}")),
+            "{call}"
+        );
+    }
+    assert!(calls[2].contains("--job-name=sluicebox-clean") && calls[2].contains("--array=0-1"));
+    assert_eq!(sorted_lines(&out, "docs"), sorted_lines(&single, "docs"));
+    assert_eq!(
+        sorted_lines(&out, "rejects"),
+        sorted_lines(&single, "rejects")
+    );
+}
+
+#[test]
+fn a_damaged_intermediate_file_is_named_in_the_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (work, out) = (tmp.path().join("w"), tmp.path().join("o"));
+    plan(&work, &out, &[]);
+    ok(run_plan(&work, None));
+    let damaged = work.join("clean/00001.docs.parquet");
+    let bytes = std::fs::read(&damaged).unwrap();
+    std::fs::write(&damaged, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::remove_file(work.join("done/write-1")).unwrap();
+    let mut cmd = bin();
+    cmd.arg("task").arg("--plan").arg(work.join("plan.json"));
+    let o = cmd
+        .args(["--stage", "write", "--task", "1"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("task write-1") && said.contains("00001.docs.parquet"),
+        "{said}"
+    );
+    assert!(
+        !work.join("done/write-1").exists(),
+        "a failed task leaves no marker"
+    );
+    // A task that does not exist is a clear error too.
+    let mut cmd = bin();
+    cmd.arg("task").arg("--plan").arg(work.join("plan.json"));
+    let o = cmd
+        .args(["--stage", "pairs", "--task", "9"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("stage `pairs` has no task 9"));
+}
