@@ -154,29 +154,49 @@ pub fn pairs_in_bucket(bucket: &[BandRow], p: &SigParams, threshold: f64, out: &
     }
 }
 
-/// Reduce a partition: sort its rows into buckets and collect their pairs,
-/// sorted and without repeats (a pair may share several bands).
+/// Reduce a partition held in memory: sort its rows into buckets and
+/// collect their pairs, sorted and without repeats.
 pub fn reduce(
     mut rows: Vec<BandRow>,
     settings: impl Fn(u32) -> Option<(SigParams, f64)>,
 ) -> Result<Vec<Pair>, String> {
     rows.sort_by(row_order);
+    reduce_sorted(rows.into_iter().map(Ok), settings)
+}
+
+/// Reduce rows that arrive in [`row_order`] (a merge of sorted runs), one
+/// bucket in memory at a time; pairs sorted and without repeats (a pair
+/// may share several bands).
+pub fn reduce_sorted(
+    rows: impl Iterator<Item = Result<BandRow, String>>,
+    settings: impl Fn(u32) -> Option<(SigParams, f64)>,
+) -> Result<Vec<Pair>, String> {
     let mut out = Vec::new();
-    let mut start = 0;
-    while start < rows.len() {
-        let head = &rows[start];
-        let end = start
-            + rows[start..]
-                .iter()
-                .take_while(|r| (r.inst, r.band, r.key) == (head.inst, head.band, head.key))
-                .count();
-        let (p, threshold) = settings(head.inst)
-            .ok_or_else(|| format!("band rows of unknown dedupe instance {}", head.inst))?;
-        if end - start > 1 {
-            pairs_in_bucket(&rows[start..end], &p, threshold, &mut out);
+    let mut bucket: Vec<BandRow> = Vec::new();
+    let flush = |bucket: &mut Vec<BandRow>, out: &mut Vec<Pair>| -> Result<(), String> {
+        if let Some(head) = bucket.first() {
+            let (p, threshold) = settings(head.inst)
+                .ok_or_else(|| format!("band rows of unknown dedupe instance {}", head.inst))?;
+            if bucket.len() > 1 {
+                pairs_in_bucket(bucket, &p, threshold, out);
+            }
         }
-        start = end;
+        bucket.clear();
+        Ok(())
+    };
+    for row in rows {
+        let row = row?;
+        if let Some(head) = bucket.first() {
+            if row_order(head, &row) == std::cmp::Ordering::Greater {
+                return Err("band rows out of order: a key file was not written sorted".into());
+            }
+            if (head.inst, head.band, head.key) != (row.inst, row.band, row.key) {
+                flush(&mut bucket, &mut out)?;
+            }
+        }
+        bucket.push(row);
     }
+    flush(&mut bucket, &mut out)?;
     sort_pairs(&mut out);
     Ok(out)
 }

@@ -13,7 +13,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, UInt64Type};
 use arrow_array::{ArrayRef, BinaryArray, Float64Array, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{DataType, Field, Schema};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -167,53 +167,101 @@ pub fn read_table(
         .map_err(|e| err(&e))?;
     for batch in reader {
         let batch = batch.map_err(|e| err(&e))?;
-        let mut cols = Vec::with_capacity(batch.num_columns());
-        for (field, array) in batch.schema().fields().iter().zip(batch.columns()) {
-            let col = match field.data_type() {
-                DataType::UInt64 => Col::U64(
-                    array
-                        .as_primitive::<UInt64Type>()
-                        .values()
-                        .iter()
-                        .copied()
-                        .collect(),
-                ),
-                DataType::Float64 => Col::F64(
-                    array
-                        .as_primitive::<Float64Type>()
-                        .values()
-                        .iter()
-                        .copied()
-                        .collect(),
-                ),
-                DataType::Utf8 => Col::OptStr(
-                    array
-                        .as_string::<i32>()
-                        .iter()
-                        .map(|s| s.map(str::to_string))
-                        .collect(),
-                ),
-                DataType::Binary => Col::Bin(
-                    array
-                        .as_binary::<i32>()
-                        .iter()
-                        .map(|b| b.unwrap_or_default().to_vec())
-                        .collect(),
-                ),
-                other => {
-                    return Err(format!(
-                        "{}: column `{}` has unexpected type {other}; was this file written by \
-                         another sluicebox version? Delete the work directory and plan again",
-                        path.display(),
-                        field.name()
-                    ))
-                }
-            };
-            cols.push(col);
-        }
-        f(cols)?;
+        f(columns(&batch, path)?)?;
     }
     Ok(())
+}
+
+/// One batch (one [`TableWriter::write`] call) of a file, read on demand:
+/// writers that sort each batch make sorted runs that a reader merges.
+pub struct RunReader {
+    reader: ParquetRecordBatchReader,
+    path: PathBuf,
+}
+
+impl RunReader {
+    /// The next rows of the run (`None` at its end).
+    pub fn next_rows(&mut self) -> Result<Option<Vec<Col>>, String> {
+        match self.reader.next() {
+            None => Ok(None),
+            Some(Err(e)) => Err(format!("{}: cannot read: {e}", self.path.display())),
+            Some(Ok(batch)) => columns(&batch, &self.path).map(Some),
+        }
+    }
+}
+
+/// A reader for each run (written batch) of a table file, each reading
+/// `rows` rows at a time, so memory is runs x rows, not the file.
+pub fn read_runs(path: &Path, rows: usize) -> Result<Vec<RunReader>, String> {
+    let err = |e: &dyn std::fmt::Display| format!("{}: cannot read: {e}", path.display());
+    let open = || std::fs::File::open(path).map_err(|e| err(&describe(&e)));
+    let groups = ParquetRecordBatchReaderBuilder::try_new(open()?)
+        .map_err(|e| err(&e))?
+        .metadata()
+        .num_row_groups();
+    (0..groups)
+        .map(|g| {
+            let reader = ParquetRecordBatchReaderBuilder::try_new(open()?)
+                .and_then(|b| {
+                    b.with_row_groups(vec![g])
+                        .with_batch_size(rows.max(1))
+                        .build()
+                })
+                .map_err(|e| err(&e))?;
+            Ok(RunReader {
+                reader,
+                path: path.to_path_buf(),
+            })
+        })
+        .collect()
+}
+
+fn columns(batch: &RecordBatch, path: &Path) -> Result<Vec<Col>, String> {
+    let mut cols = Vec::with_capacity(batch.num_columns());
+    for (field, array) in batch.schema().fields().iter().zip(batch.columns()) {
+        let col = match field.data_type() {
+            DataType::UInt64 => Col::U64(
+                array
+                    .as_primitive::<UInt64Type>()
+                    .values()
+                    .iter()
+                    .copied()
+                    .collect(),
+            ),
+            DataType::Float64 => Col::F64(
+                array
+                    .as_primitive::<Float64Type>()
+                    .values()
+                    .iter()
+                    .copied()
+                    .collect(),
+            ),
+            DataType::Utf8 => Col::OptStr(
+                array
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|s| s.map(str::to_string))
+                    .collect(),
+            ),
+            DataType::Binary => Col::Bin(
+                array
+                    .as_binary::<i32>()
+                    .iter()
+                    .map(|b| b.unwrap_or_default().to_vec())
+                    .collect(),
+            ),
+            other => {
+                return Err(format!(
+                    "{}: column `{}` has unexpected type {other}; was this file written by \
+                     another sluicebox version? Delete the work directory and plan again",
+                    path.display(),
+                    field.name()
+                ))
+            }
+        };
+        cols.push(col);
+    }
+    Ok(cols)
 }
 
 #[cfg(test)]
@@ -268,6 +316,32 @@ mod tests {
             flat[4],
             Col::Bin(vec![vec![], vec![0, 255, 7], vec![], vec![0, 255, 7]])
         );
+    }
+
+    #[test]
+    fn each_written_batch_reads_back_as_its_own_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.parquet");
+        let mut w = TableWriter::create(&path, &[("k", ColType::U64)]).unwrap();
+        w.write(vec![Col::U64(vec![1, 5, 9])]).unwrap();
+        w.write(vec![Col::U64(vec![2, 3])]).unwrap();
+        w.commit().unwrap();
+        let mut runs = read_runs(&path, 2).unwrap();
+        assert_eq!(runs.len(), 2);
+        let mut first = Vec::new();
+        while let Some(cols) = runs[0].next_rows().unwrap() {
+            assert!(cols[0].len() <= 2, "reads at most 2 rows at a time");
+            first.push(cols);
+        }
+        assert_eq!(
+            first,
+            vec![vec![Col::U64(vec![1, 5])], vec![Col::U64(vec![9])]]
+        );
+        assert_eq!(
+            runs[1].next_rows().unwrap(),
+            Some(vec![Col::U64(vec![2, 3])])
+        );
+        assert_eq!(runs[1].next_rows().unwrap(), None);
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //! |---|---|---|---|
 //! | `profile` | one per shard | input files | per input file, each learning stage's partial profile |
 //! | `profile-merge` | 1 | all partials, in file order | `profile.bin` (as `sluicebox profile`) |
-//! | `clean` | one per shard | inputs, profile | documents as they reach dedupe; dedupe members and band keys by partition |
-//! | `pairs` | one per partition | band keys of every shard | verified near-duplicate pairs |
+//! | `clean` | one per shard | inputs, profile | documents as they reach dedupe; dedupe members and band keys by partition, in sorted runs |
+//! | `pairs` | one per partition | band keys of every shard, merged run by run | verified near-duplicate pairs |
 //! | `decide` | 1 | pairs, members in input order | per shard, which documents are duplicates of what |
 //! | `write` | one per shard | documents, decisions | `docs-NNNNN`, `rejects-NNNNN` (NNNNN = shard) |
 //! | `finish` | 1 | every task's stats | `stats.json` |
@@ -20,6 +20,11 @@
 //! whole input files in input order, so document order (shard, then
 //! position) is input order, and the profile folds per-file partials in
 //! file order exactly as [`crate::profile::build_profiles`] does.
+//!
+//! Intermediate files are Parquet ([`sluicebox_io::table`]). A clean task
+//! buffers each partition's band rows and writes them as sorted runs (one
+//! row group each), so a pairs task streams a k-way merge of every shard's
+//! runs and holds one bucket at a time, plus a few rows per run.
 //!
 //! **Idempotent tasks.** A task writes each file under a temporary name and
 //! renames it into place, and writes its marker (`WORK/done/STAGE-N`) last.
@@ -793,7 +798,10 @@ impl Spiller {
         }
         for (p, rows) in self.key_rows.iter_mut().enumerate() {
             if all || rows.len() >= FLUSH_ROWS {
-                self.keys[p].write(key_cols(std::mem::take(rows)))?;
+                // Each write is a sorted run; the pairs task merges them.
+                let mut run = std::mem::take(rows);
+                run.sort_by(shuffle::row_order);
+                self.keys[p].write(key_cols(run))?;
             }
         }
         Ok(())
@@ -1061,46 +1069,113 @@ fn words<const N: usize>(bytes: &[u8], what: &str) -> Result<Vec<[u8; N]>, Strin
         .collect())
 }
 
+/// Band rows of one batch of a key file.
+fn band_rows(cols: Vec<Col>, what: &str) -> Result<Vec<BandRow>, String> {
+    let mut it = cols.into_iter();
+    let mut next = || it.next().ok_or_else(|| format!("{what}: missing column"));
+    let inst = next()?.into_u64(what)?;
+    let band = next()?.into_u64(what)?;
+    let key = next()?.into_u64(what)?;
+    let g = next()?.into_u64(what)?;
+    let group = next()?.into_u64(what)?;
+    let bits = next()?.into_bin(what)?;
+    let sets = next()?.into_bin(what)?;
+    (0..inst.len())
+        .map(|i| {
+            Ok(BandRow {
+                inst: inst[i] as u32,
+                band: band[i] as u32,
+                key: key[i],
+                g: g[i],
+                group: group[i],
+                bits: words::<8>(&bits[i], what)?
+                    .into_iter()
+                    .map(u64::from_le_bytes)
+                    .collect(),
+                set: words::<4>(&sets[i], what)?
+                    .into_iter()
+                    .map(u32::from_le_bytes)
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// One sorted run of a key file, read a few rows at a time.
+struct Run {
+    reader: sluicebox_io::table::RunReader,
+    rows: std::collections::VecDeque<BandRow>,
+    what: String,
+}
+
+impl Run {
+    fn head(&mut self) -> Result<Option<&BandRow>, String> {
+        if self.rows.is_empty() {
+            if let Some(cols) = self.reader.next_rows()? {
+                self.rows = band_rows(cols, &self.what)?.into();
+            }
+        }
+        Ok(self.rows.front())
+    }
+}
+
+/// A run's head in the merge heap: (inst, band, key, g) then the run.
+type HeadKey = std::cmp::Reverse<(u32, u32, u64, u64, usize)>;
+
+/// Rows of many sorted runs in [`shuffle::row_order`]: a k-way merge.
+struct Merge {
+    runs: Vec<Run>,
+    heap: std::collections::BinaryHeap<HeadKey>,
+}
+
+impl Merge {
+    fn new(mut runs: Vec<Run>) -> Result<Merge, String> {
+        let mut heap = std::collections::BinaryHeap::new();
+        for (i, run) in runs.iter_mut().enumerate() {
+            if let Some(r) = run.head()? {
+                heap.push(std::cmp::Reverse((r.inst, r.band, r.key, r.g, i)));
+            }
+        }
+        Ok(Merge { runs, heap })
+    }
+}
+
+impl Iterator for Merge {
+    type Item = Result<BandRow, String>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let std::cmp::Reverse((.., i)) = self.heap.pop()?;
+        let run = self.runs.get_mut(i)?;
+        let row = run.rows.pop_front()?;
+        match run.head() {
+            Ok(Some(r)) => self
+                .heap
+                .push(std::cmp::Reverse((r.inst, r.band, r.key, r.g, i))),
+            Ok(None) => {}
+            Err(e) => return Some(Err(e)),
+        }
+        Some(Ok(row))
+    }
+}
+
 fn task_pairs(cx: &Ctx, p: usize) -> Result<(), String> {
-    let mut rows = Vec::new();
+    // Every shard's key file of this partition is a series of sorted runs;
+    // merging them streams the buckets in order, one in memory at a time.
+    let mut runs = Vec::new();
     for s in 0..cx.plan.shards.len() {
         let path = cx
             .plan
             .work
             .join("keys")
             .join(format!("{}-{p:05}.parquet", Ctx::shard_name(s)));
-        let what = path.display().to_string();
-        read_table(&path, |cols| {
-            let mut it = cols.into_iter();
-            let mut next = || it.next().ok_or_else(|| format!("{what}: missing column"));
-            let inst = next()?.into_u64(&what)?;
-            let band = next()?.into_u64(&what)?;
-            let key = next()?.into_u64(&what)?;
-            let g = next()?.into_u64(&what)?;
-            let group = next()?.into_u64(&what)?;
-            let bits = next()?.into_bin(&what)?;
-            let sets = next()?.into_bin(&what)?;
-            for i in 0..inst.len() {
-                rows.push(BandRow {
-                    inst: inst[i] as u32,
-                    band: band[i] as u32,
-                    key: key[i],
-                    g: g[i],
-                    group: group[i],
-                    bits: words::<8>(&bits[i], &what)?
-                        .into_iter()
-                        .map(u64::from_le_bytes)
-                        .collect(),
-                    set: words::<4>(&sets[i], &what)?
-                        .into_iter()
-                        .map(u32::from_le_bytes)
-                        .collect(),
-                });
-            }
-            Ok(())
-        })?;
+        for reader in sluicebox_io::table::read_runs(&path, 256)? {
+            runs.push(Run {
+                reader,
+                rows: Default::default(),
+                what: path.display().to_string(),
+            });
+        }
     }
-    let pairs = shuffle::reduce(rows, settings(cx))?;
+    let pairs = shuffle::reduce_sorted(Merge::new(runs)?, settings(cx))?;
     let path = cx.dir("pairs")?.join(format!("{p:05}.parquet"));
     let mut w = TableWriter::create(
         &path,
