@@ -82,32 +82,6 @@ pub fn normalise(line: &str, fold_digits: bool) -> String {
     out
 }
 
-/// ASCII bytes as [`normalise_into`] writes them: 0 for separators, the
-/// lowercased letter or digit otherwise (digits folded to `0` in the second
-/// table).
-const fn ascii_norm_table(fold_digits: bool) -> [u8; 128] {
-    let mut t = [0u8; 128];
-    let mut b = 0;
-    while b < 128 {
-        let c = b as u8;
-        t[b] = if c.is_ascii_digit() {
-            if fold_digits {
-                b'0'
-            } else {
-                c
-            }
-        } else if c.is_ascii_alphabetic() {
-            c.to_ascii_lowercase()
-        } else {
-            0
-        };
-        b += 1;
-    }
-    t
-}
-
-static ASCII_NORM: [[u8; 128]; 2] = [ascii_norm_table(false), ascii_norm_table(true)];
-
 /// [`normalise`] into a reused buffer.
 pub fn normalise_into(line: &str, fold_digits: bool, out: &mut String) {
     let mut v = std::mem::take(out).into_bytes();
@@ -120,47 +94,90 @@ pub fn normalise_into(line: &str, fold_digits: bool, out: &mut String) {
 /// and compare the bytes and never need a `String` (whose UTF-8 check
 /// would be a second pass over the line).
 pub fn normalise_bytes_into(line: &str, fold_digits: bool, v: &mut Vec<u8>) {
-    // Runs of ASCII letters and digits are mapped through a table in one
-    // tight loop; other characters are decoded one by one, with table-free
-    // answers for the common scripts.
-    v.clear();
-    v.reserve(line.len());
-    let table = &ASCII_NORM[fold_digits as usize];
-    let is_word = |b: u8| b < 0x80 && table[b as usize] != 0;
-    let mut space = false;
+    // Up to eight ASCII bytes at a time as bit masks (as in `scan_fast`);
+    // other characters are decoded one by one, with table-free answers for
+    // the common scripts.
     let bytes = line.as_bytes();
+    v.clear();
+    v.resize(bytes.len() + 16, 0);
+    // Output length; whether the last character was a separator (initially:
+    // so that leading separators write nothing).
+    let (mut j, mut last_sep) = (0usize, 1u64);
     let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        if b < 0x80 {
-            if !is_word(b) {
-                space = true;
-                i += 1;
-                continue;
+    while let Some(rest) = bytes.get(i..).filter(|r| !r.is_empty()) {
+        let n = rest.len().min(8);
+        let mut block = [0u8; 8];
+        block[..n].copy_from_slice(&rest[..n]);
+        let w = u64::from_le_bytes(block);
+        let non_ascii = w & HI & low_bytes(n);
+        let p = if non_ascii == 0 {
+            n
+        } else {
+            (non_ascii.trailing_zeros() / 8) as usize
+        };
+        if p > 0 {
+            let valid = HI & low_bytes(p);
+            let digit = ge(w, b'0') & !ge(w, b'9' + 1) & valid;
+            let y = w | (0x20 * LO);
+            let alpha = ge(y, b'a') & !ge(y, b'z' + 1) & valid;
+            let sepm = !(digit | alpha) & valid;
+            let full = |m: u64| (m >> 7).wrapping_mul(0xFF);
+            let digits = if fold_digits { 0x30 * LO } else { w };
+            let t = (y & full(alpha)) | (digits & full(digit)) | ((0x20 * LO) & full(sepm));
+            let keep = !(sepm & ((sepm << 8) | (last_sep << 7))) & valid;
+            if let Some(o) = v.get_mut(j..j + 8) {
+                o.copy_from_slice(&compact(t, keep, valid).to_le_bytes());
             }
-            if space && !v.is_empty() {
-                v.push(b' ');
-            }
-            space = false;
-            let run = bytes[i..].iter().take_while(|&&b| is_word(b)).count();
-            v.extend(bytes[i..i + run].iter().map(|&b| table[b as usize]));
-            i += run;
+            j += byte_sum(keep >> 7) as usize;
+            last_sep = (sepm >> (8 * p - 1)) & 1;
+            i += p;
             continue;
         }
         let Some(c) = line.get(i..).and_then(|rest| rest.chars().next()) else {
             break;
         };
         i += c.len_utf8();
+        // Room for the character's lowercase (≤ 3 chars) and a block.
+        let need = j + 16 + (bytes.len() - i) + 16;
+        if v.len() < need {
+            v.resize(need, 0);
+        }
         let (alnum, numeric) = classify_non_ascii(c);
         if !alnum {
-            space = true;
+            if let Some(o) = v.get_mut(j) {
+                *o = b' ';
+            }
+            j += (1 - last_sep) as usize;
+            last_sep = 1;
             continue;
         }
-        if space && !v.is_empty() {
-            v.push(b' ');
+        let mut tmp = Vec::new();
+        push_norm_char(&mut tmp, c, numeric, fold_digits);
+        if let Some(o) = v.get_mut(j..j + tmp.len()) {
+            o.copy_from_slice(&tmp);
         }
-        space = false;
-        push_norm_char(v, c, numeric, fold_digits);
+        j += tmp.len();
+        last_sep = 0;
     }
+    if last_sep == 1 && j > 0 {
+        j -= 1;
+    }
+    v.truncate(j);
+}
+
+/// `t` without its bytes that `keep` (high bits) does not mark, among the
+/// `valid` ones: the kept bytes packed down in order, garbage above them.
+#[inline(always)]
+fn compact(mut t: u64, keep: u64, valid: u64) -> u64 {
+    // Delete the dropped bytes, highest first (usually one or none).
+    let mut drop = !keep & valid;
+    while drop != 0 {
+        let k = 63 - drop.leading_zeros() as u64;
+        let low = (1u64 << (k - 7)) - 1;
+        t = (t & low) | ((t >> 8) & !low);
+        drop &= !(1u64 << k);
+    }
+    t
 }
 
 /// Append one non-ASCII alphanumeric character as [`normalise`] writes it.
@@ -392,6 +409,8 @@ pub struct Scratch {
     pub norm_ready: bool,
     /// The line with ASCII letters lowercased, for the lexicon.
     lower: Vec<u8>,
+    /// Offsets in `norm` where the words of the line start ([`scan_fast`]).
+    starts: Vec<u32>,
 }
 
 const A_ALNUM: u8 = 1;
@@ -448,22 +467,257 @@ fn ln1p_count(n: u32) -> f32 {
     }
 }
 
-/// Measure one trimmed, non-empty line.
-///
-/// `index`/`count` place it among the document's non-blank lines;
-/// `comment_markers` counts comment-framing lines seen before it.
-#[allow(clippy::too_many_arguments)]
-pub fn line_features(
-    line: &str,
-    index: usize,
-    count: usize,
-    comment_markers: u32,
-    lang: Option<&str>,
-    stop: &WordSet,
-    lexicon: &Lexicon,
-    scratch: &mut Scratch,
-) -> LineFeatures {
-    let cjk_lang = lang.is_some_and(is_cjk);
+/// What the scan of one line counts.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct ScanCounts {
+    chars: u32,
+    words: u32,
+    stop_words: u32,
+    capitalised: u32,
+    punct: u32,
+    digits: u32,
+    commas: u32,
+    separators: u32,
+    word_chars: u32,
+    first_alpha: Option<char>,
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// High bit of each byte of `w` (all ASCII) that is at least `c` (1..=128).
+#[inline(always)]
+fn ge(w: u64, c: u8) -> u64 {
+    w.wrapping_add(u64::from(0x80 - c) * LO) & HI
+}
+
+/// High bit of each byte of `w` (all ASCII) equal to `c`.
+#[inline(always)]
+fn eq(w: u64, c: u8) -> u64 {
+    let z = w ^ (u64::from(c) * LO);
+    !(((z & !HI).wrapping_add(!HI)) | z) & HI
+}
+
+/// Mask of the low `n` (≤ 8) bytes of a u64.
+#[inline(always)]
+fn low_bytes(n: usize) -> u64 {
+    if n >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * n)) - 1
+    }
+}
+
+/// Sum of the eight bytes of `v`.
+#[inline]
+fn byte_sum(v: u64) -> u32 {
+    const M: u64 = 0x00FF_00FF_00FF_00FF;
+    let pairs = (v & M) + ((v >> 8) & M);
+    (pairs.wrapping_mul(0x0001_0001_0001_0001) >> 48) as u32
+}
+
+/// Add the per-byte counters of [`scan_fast`] to the counts and clear them.
+fn flush(acc: &mut [u64; 7], c: &mut ScanCounts) {
+    let [words, caps, alnums, digits, punct, commas, seps] = acc.map(byte_sum);
+    c.words += words;
+    c.capitalised += caps;
+    c.word_chars += alnums;
+    c.digits += digits;
+    c.punct += punct;
+    c.commas += commas;
+    c.separators += seps;
+    *acc = [0; 7];
+}
+
+/// The scan of [`scan_exact`] without its branches per character: an ASCII
+/// byte updates every count and writes its normalised byte with table
+/// loads and arithmetic, so the end of a word costs no mispredicted branch;
+/// the words are then looked up as stopwords straight from the normalised
+/// line (their start offsets recorded on the way). Non-ASCII characters
+/// take a slower branch. Always writes the normalised scanned text to
+/// `scratch.norm`. `None` (the caller uses [`scan_exact`]) on CJK letters,
+/// which are words of one character each.
+fn scan_fast(scanned: &str, stop: &WordSet, scratch: &mut Scratch) -> Option<ScanCounts> {
+    let bytes = scanned.as_bytes();
+    let out = &mut scratch.norm;
+    out.clear();
+    // One output byte per ASCII input byte at most, plus the zero padding
+    // the stopword keys are loaded with; non-ASCII characters grow it.
+    out.resize(bytes.len() + 2 * WORD_BYTES, 0);
+    let starts = &mut scratch.starts;
+    starts.clear();
+    starts.resize(bytes.len() + 1, 0);
+    let mut c = ScanCounts::default();
+    // Output length; tokens so far; whether the last character was a
+    // separator (initially: so that leading separators write nothing).
+    let (mut j, mut nt, mut last_sep) = (0usize, 0usize, 1usize);
+    let mut prev_alnum = 0u32;
+    let mut first_pos = usize::MAX;
+    let mut acc = [0u64; 7];
+    let mut blocks = 0u32;
+    let mut i = 0;
+    while let Some(rest) = bytes.get(i..).filter(|r| !r.is_empty()) {
+        // Up to eight ASCII bytes at a time: every class is a bit mask (the
+        // high bit of each byte), every count a sum of those bits. The block
+        // ends before the first non-ASCII byte (or the end of the line).
+        let n = rest.len().min(8);
+        let mut block = [0u8; 8];
+        block[..n].copy_from_slice(&rest[..n]);
+        let w = u64::from_le_bytes(block);
+        let non_ascii = w & HI & low_bytes(n);
+        let p = if non_ascii == 0 {
+            n
+        } else {
+            (non_ascii.trailing_zeros() / 8) as usize
+        };
+        if p > 0 {
+            // Bytes past `p` may be garbage in these masks (a non-ASCII
+            // byte carries into the bytes above it): `valid` clears them.
+            let valid = HI & low_bytes(p);
+            let digit = ge(w, b'0') & !ge(w, b'9' + 1) & valid;
+            let y = w | (0x20 * LO);
+            let alpha = ge(y, b'a') & !ge(y, b'z' + 1) & valid;
+            let alnum = digit | alpha;
+            let upper = ge(w, b'A') & !ge(w, b'Z' + 1) & valid;
+            let space = (eq(w, b' ') | (ge(w, 9) & !ge(w, 14))) & valid;
+            let sepm = !alnum & valid;
+            let starts_m = alnum & !((alnum << 8) | (u64::from(prev_alnum) << 7));
+            // Per-byte counters, summed at the end (or every 255 blocks,
+            // before a byte can overflow): no popcount per block.
+            acc[0] += starts_m >> 7;
+            acc[1] += (starts_m & upper) >> 7;
+            acc[2] += alnum >> 7;
+            acc[3] += digit >> 7;
+            acc[4] += (sepm & !space) >> 7;
+            acc[5] += (eq(w, b',') & valid) >> 7;
+            acc[6] += ((eq(w, b'|') | eq(w, b'/') | eq(w, b'>')) & valid) >> 7;
+            blocks += 1;
+            if blocks.is_multiple_of(255) {
+                flush(&mut acc, &mut c);
+            }
+            if alnum != 0 {
+                first_pos = first_pos.min(i + (alnum.trailing_zeros() / 8) as usize);
+            }
+            // Normalised bytes: letters lowercased, digits folded, others a
+            // space; a separator right after a separator is dropped.
+            let full = |m: u64| (m >> 7).wrapping_mul(0xFF);
+            let t = (y & full(alpha)) | ((0x30 * LO) & full(digit)) | ((0x20 * LO) & full(sepm));
+            let keep = !(sepm & ((sepm << 8) | ((last_sep as u64) << 7))) & valid;
+            // Byte k of `kept`: how many of bytes 0..=k are kept.
+            let kept = (keep >> 7).wrapping_mul(LO);
+            let mut st = starts_m;
+            while st != 0 {
+                let k = st.trailing_zeros() / 8;
+                // A word start is kept: it lands at j + (kept before it).
+                let at = j + ((kept >> (8 * k)) & 0xFF) as usize - 1;
+                if let Some(s) = starts.get_mut(nt) {
+                    *s = at as u32;
+                }
+                nt += 1;
+                st &= st - 1;
+            }
+            if let Some(o) = out.get_mut(j..j + 8) {
+                o.copy_from_slice(&compact(t, keep, valid).to_le_bytes());
+            }
+            let last = 8 * p - 1;
+            j += ((kept >> (last - 7)) & 0xFF) as usize;
+            prev_alnum = ((alnum >> last) & 1) as u32;
+            last_sep = ((sepm >> last) & 1) as usize;
+            c.chars += p as u32;
+            i += p;
+            continue;
+        }
+        let ch = scanned.get(i..).and_then(|rest| rest.chars().next())?;
+        let at = i;
+        i += ch.len_utf8();
+        c.chars += 1;
+        // Room for the character's lowercase (≤ 3 chars) and the padding.
+        let need = j + 16 + (bytes.len() - at) + 2 * WORD_BYTES;
+        if out.len() < need {
+            out.resize(need, 0);
+        }
+        let (alnum, numeric) = classify_non_ascii(ch);
+        if alnum {
+            if is_cjk_char(ch) {
+                return None;
+            }
+            first_pos = first_pos.min(at);
+            if prev_alnum == 0 {
+                c.words += 1;
+                c.capitalised += u32::from(ch.is_uppercase());
+                if let Some(s) = starts.get_mut(nt) {
+                    *s = j as u32;
+                }
+                nt += 1;
+            }
+            c.word_chars += 1;
+            c.digits += u32::from(numeric);
+            let mut tmp = Vec::new();
+            push_norm_char(&mut tmp, ch, numeric, true);
+            if let Some(o) = out.get_mut(j..j + tmp.len()) {
+                o.copy_from_slice(&tmp);
+            }
+            j += tmp.len();
+            last_sep = 0;
+            prev_alnum = 1;
+        } else {
+            if !ch.is_whitespace() {
+                c.punct += 1;
+                c.commas += u32::from(matches!(ch, '،' | '，' | '、'));
+                c.separators += u32::from(SEPARATORS.contains(&ch));
+            }
+            if let Some(o) = out.get_mut(j) {
+                *o = b' ';
+            }
+            j += 1 - last_sep;
+            last_sep = 1;
+            prev_alnum = 0;
+        }
+    }
+    if last_sep == 1 && j > 0 {
+        j -= 1;
+    }
+    flush(&mut acc, &mut c);
+    c.first_alpha = scanned.get(first_pos..).and_then(|r| r.chars().next());
+    // Zero padding after the text: a key is three whole-word loads.
+    if let Some(pad) = out.get_mut(j..j + 2 * WORD_BYTES) {
+        pad.fill(0);
+    }
+    let max_len = stop.max_len();
+    let starts = starts.get(..nt).unwrap_or_default();
+    for (t, &s) in starts.iter().enumerate() {
+        let s = s as usize;
+        // Words are separated by exactly one space in the normalised text.
+        let e = starts.get(t + 1).map_or(j, |&n| n as usize - 1);
+        let len = e - s;
+        if len > max_len {
+            continue;
+        }
+        let word = |w: usize| -> u64 {
+            let off = s + 8 * w;
+            let v = out
+                .get(off..off + 8)
+                .and_then(|x| <[u8; 8]>::try_from(x).ok())
+                .map_or(0, u64::from_le_bytes);
+            let valid = len.saturating_sub(8 * w).min(8);
+            v & ((1u128 << (8 * valid)) - 1) as u64
+        };
+        let k: Packed = if len <= 8 {
+            [word(0), 0, 0]
+        } else {
+            [word(0), word(1), word(2)]
+        };
+        c.stop_words += u32::from(stop.contains_packed(&k));
+    }
+    out.truncate(j);
+    Some(c)
+}
+
+/// The reference scan, one character at a time: counts of the (scanned
+/// part of the) line and, when `whole`, its normalised form in
+/// `scratch.norm`. [`scan_fast`] gives the same counts faster; this one
+/// also handles CJK text (each ideograph or kana a word of its own).
+fn scan_exact(scanned: &str, whole: bool, stop: &WordSet, scratch: &mut Scratch) -> ScanCounts {
     let mut n = Counts::default();
     let mut punct = 0u32;
     let mut digits = 0u32;
@@ -475,14 +729,6 @@ pub fn line_features(
     let token = &mut token;
     let mut token_first: Option<char> = None;
 
-    let mut cut = line.len().min(SCAN_BYTES);
-    while !line.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let scanned = &line[..cut];
-    // A line scanned whole is normalised in the same pass (the hard rules
-    // and the profile lookup need it); a longer one later, if at all.
-    let whole = cut == line.len();
     // The scanned bytes with ASCII letters lowercased, zero padded so that
     // a token's lookup key is three unaligned loads: most tokens are runs
     // of ASCII letters, taken whole from here instead of byte by byte.
@@ -644,7 +890,6 @@ pub fn line_features(
     if ascii_start != NO_TOKEN {
         n.finish_ascii(lower, ascii_start, bytes.len(), ascii_upper, stop);
     }
-    scratch.norm_ready = whole;
     n.finish(token, token_first, stop);
     let Counts {
         chars,
@@ -652,50 +897,99 @@ pub fn line_features(
         stop_words,
         capitalised,
     } = n;
+    ScanCounts {
+        chars,
+        words,
+        stop_words,
+        capitalised,
+        punct,
+        digits,
+        commas,
+        separators,
+        word_chars,
+        first_alpha,
+    }
+}
+
+/// Feature `position`: where line `index` of `count` sits (0 first, 1 last).
+pub fn position(index: usize, count: usize) -> f32 {
+    if count <= 1 {
+        0.5
+    } else {
+        index as f32 / (count - 1) as f32
+    }
+}
+
+/// Feature `comment_zone`: how many comment-framing lines came before.
+pub fn comment_zone(comment_markers: u32) -> f32 {
+    ln1p_count(comment_markers) / 2.0
+}
+
+/// Measure one trimmed, non-empty line.
+///
+/// `index`/`count` place it among the document's non-blank lines;
+/// `comment_markers` counts comment-framing lines seen before it.
+#[allow(clippy::too_many_arguments)]
+pub fn line_features(
+    line: &str,
+    index: usize,
+    count: usize,
+    comment_markers: u32,
+    lang: Option<&str>,
+    stop: &WordSet,
+    lexicon: &Lexicon,
+    scratch: &mut Scratch,
+) -> LineFeatures {
+    let cjk_lang = lang.is_some_and(is_cjk);
+    let mut cut = line.len().min(SCAN_BYTES);
+    while !line.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let scanned = &line[..cut];
+    // A line scanned whole is normalised in the same pass (the hard rules
+    // and the profile lookup need it); a longer one later, if at all.
+    let whole = cut == line.len();
+    let counts = match scan_fast(scanned, stop, scratch) {
+        Some(c) => c,
+        None => scan_exact(scanned, whole, stop, scratch),
+    };
+    scratch.norm_ready = whole;
+    let ScanCounts { first_alpha, .. } = counts;
     // Extrapolate absolute counts of a long line from its scanned prefix
     // (most lines are scanned whole: scale 1 leaves every count as it is).
-    let (words, chars, stop_words, capitalised, punct, digits, commas, separators, word_chars) =
+    let scale = line.len() as f32 / cut.max(1) as f32;
+    let x = |v: u32| {
         if whole {
-            (
-                words,
-                chars,
-                stop_words,
-                capitalised,
-                punct,
-                digits,
-                commas,
-                separators,
-                word_chars,
-            )
+            v
         } else {
-            let scale = line.len() as f32 / cut.max(1) as f32;
-            let x = |v: u32| (v as f32 * scale).round() as u32;
-            (
-                x(words),
-                x(chars),
-                x(stop_words),
-                x(capitalised),
-                x(punct),
-                x(digits),
-                x(commas),
-                x(separators),
-                x(word_chars),
-            )
-        };
+            (v as f32 * scale).round() as u32
+        }
+    };
+    let (words, chars, stop_words, capitalised, punct, digits, commas, separators, word_chars) = (
+        x(counts.words),
+        x(counts.chars),
+        x(counts.stop_words),
+        x(counts.capitalised),
+        x(counts.punct),
+        x(counts.digits),
+        x(counts.commas),
+        x(counts.separators),
+        x(counts.word_chars),
+    );
 
     // Lexicon phrases live in short lines; a long paragraph is prose.
-    let hits = if whole && line.len() <= MAX_LEXICON_LINE {
-        lexicon.hits_ascii_lower(scratch.lower.get(..line.len()).unwrap_or_default())
-    } else if line.len() <= MAX_LEXICON_LINE {
-        lexicon.hits(line)
+    let b = line.as_bytes();
+    let (hits, has_url) = if line.len() <= MAX_LEXICON_LINE {
+        let lower = &mut scratch.lower;
+        lower.clear();
+        lower.extend_from_slice(b);
+        lower.make_ascii_lowercase();
+        lexicon.scan(b, lower)
     } else {
-        Hits::default()
+        (Hits::default(), crate::lexicon::has_link(b))
     };
     let last = line.chars().next_back().unwrap_or(' ');
     let first = line.chars().next().unwrap_or(' ');
-    let b = line.as_bytes();
-    let has_url = lexicon.has_url_marker(b)
-        || (memchr::memchr(b'@', b).is_some() && memchr::memchr(b'.', b).is_some());
     let w = words.max(1) as f32;
     let ch = chars.max(1) as f32;
 
@@ -722,14 +1016,10 @@ pub fn line_features(
     };
     f[12] = has_url as u8 as f32;
     f[13] = BULLETS.contains(&first) as u8 as f32;
-    f[14] = if count <= 1 {
-        0.5
-    } else {
-        index as f32 / (count - 1) as f32
-    };
+    f[14] = position(index, count);
     f[15] = hits.weak as u8 as f32;
     f[16] = ln1p_count(separators);
-    f[17] = ln1p_count(comment_markers) / 2.0;
+    f[17] = comment_zone(comment_markers);
     f[18] = (commas as f32 / w).min(1.0);
     f[19] = (word_chars as f32 / w / 10.0).min(2.0);
     f[20] = first_alpha.is_some_and(|c| c.is_lowercase()) as u8 as f32;
@@ -922,6 +1212,139 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn fast_scan_agrees_with_the_exact_scan() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/seeds");
+        let mut lines: Vec<String> = [
+            "Café au lait, naïve Ünited crème brûlée — 2023 Élysée",
+            "  ,,Leading | separators / and > trailing ones;; ",
+            "“Quoted” ‘text’ – with\u{a0}no-break\u{a0}spaces… and ½ ² Ⅻ numbers 3rd",
+            "ŞİMDİ İZLE: Ǆemal ÀÉÎÕÜ ÿ ß İstanbul'da",
+            "Мы используем файлы cookie и ДРУГИЕ технологии, Поделиться",
+            "Rząd zapowiedział w środę, że przedłuży pomoc dla firm.",
+            "x",
+            "«»",
+            "a\u{301}b e\u{301}",
+            "supercalifragilisticexpialidocious-and-more words the",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for name in [
+            "000_e7f6ed2af000063c.txt",
+            "002_31699701fbb39e56.txt",
+            "003_240feac35cea67fe.txt",
+        ] {
+            let text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+            lines.extend(
+                text.lines()
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty()),
+            );
+        }
+        let sw = crate::lang::Stopwords::load();
+        let (mut fast_scratch, mut exact_scratch) = (Scratch::default(), Scratch::default());
+        let mut checked = 0;
+        for lang in [None, Some("en"), Some("de"), Some("ru"), Some("pl")] {
+            let stop = sw.for_lang(lang);
+            for line in &lines {
+                // Long lines are scanned up to a char boundary (not whole).
+                let mut cut = line.len().min(SCAN_BYTES);
+                while !line.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                let scanned = &line[..cut];
+                let fast = scan_fast(scanned, stop, &mut fast_scratch).unwrap();
+                let exact = scan_exact(scanned, true, stop, &mut exact_scratch);
+                assert_eq!(fast, exact, "{lang:?}: {scanned}");
+                assert_eq!(fast_scratch.norm, exact_scratch.norm, "{scanned}");
+                assert_eq!(
+                    fast_scratch.norm,
+                    normalise_std(scanned, true).into_bytes(),
+                    "{scanned}"
+                );
+                for fold in [false, true] {
+                    assert_eq!(normalise(line, fold), normalise_std(line, fold), "{line}");
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 500, "{checked}");
+        // Lines spliced from pieces of real text and the characters where
+        // the scan changes gear (separator runs across 8-byte blocks, digits,
+        // capitals, non-ASCII letters and punctuation), pseudo-randomly.
+        let pieces = [
+            "The",
+            " ",
+            "  ",
+            ", ",
+            "talks",
+            "é",
+            "É",
+            "Über",
+            "’",
+            "\u{a0}",
+            "3rd",
+            "2023",
+            "|",
+            " / ",
+            ">",
+            "--",
+            "i",
+            "OF",
+            "and",
+            "und",
+            "Поделиться",
+            "и",
+            ".",
+            "x86_64",
+            "\t",
+            "½",
+            "http://www.example.com/a?b=1",
+            "that",
+            "de",
+            "la",
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..3000 {
+            let mut line = String::new();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let n = 1 + (state % 40) as usize;
+            for _ in 0..n {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                line.push_str(pieces[(state % pieces.len() as u64) as usize]);
+            }
+            let stop = sw.for_lang(if state & 1 == 0 { Some("en") } else { None });
+            let fast = scan_fast(&line, stop, &mut fast_scratch).unwrap();
+            let exact = scan_exact(&line, true, stop, &mut exact_scratch);
+            assert_eq!(fast, exact, "{line:?}");
+            assert_eq!(fast_scratch.norm, exact_scratch.norm, "{line:?}");
+            for fold in [false, true] {
+                assert_eq!(
+                    normalise(&line, fold),
+                    normalise_std(&line, fold),
+                    "{line:?}"
+                );
+            }
+        }
+
+        // Longer than 255 blocks of 8 bytes: the per-byte counters are
+        // flushed before they overflow.
+        let long = lines[..10].join(" | ").repeat(40);
+        assert!(long.len() > 255 * 8 * 2);
+        let stop = sw.for_lang(Some("en"));
+        let fast = scan_fast(&long, stop, &mut fast_scratch).unwrap();
+        assert_eq!(fast, scan_exact(&long, true, stop, &mut exact_scratch));
+        assert_eq!(fast_scratch.norm, exact_scratch.norm);
+        // CJK words are one character each: left to the exact scan.
+        let ja = "政府は水曜日、支援を延長すると発表した。";
+        assert!(scan_fast(ja, sw.for_lang(Some("ja")), &mut fast_scratch).is_none());
     }
 
     #[test]

@@ -150,7 +150,7 @@ impl WordSet {
         !word.contains(&0) && pack(word).is_some_and(|k| self.contains_packed(&k))
     }
 
-    /// Whether the word packed as by [`pack`] (non-empty, at most
+    /// Whether the word packed as by `pack` (non-empty, at most
     /// [`WORD_BYTES`]) is in the set.
     #[inline]
     pub fn contains_packed(&self, k: &Packed) -> bool {
@@ -160,7 +160,19 @@ impl WordSet {
         }
         let mask = self.first.len() - 1;
         let mut i = self.slot(k);
+        // The first slot settles almost every lookup (load factor ≤ 1/4):
+        // compare it without branching on the outcome, which is a coin toss
+        // in prose (about half the words are stopwords).
+        let (f, r) = (
+            self.first.get(i).copied().unwrap_or(0),
+            self.rest.get(i).copied().unwrap_or([0; 2]),
+        );
+        let hit = (f == k0) & (r[0] == k1) & (r[1] == k2);
+        if hit | (f == 0) {
+            return hit;
+        }
         loop {
+            i = (i + 1) & mask;
             let f = self.first.get(i).copied().unwrap_or(0);
             if f == 0 {
                 return false;
@@ -172,7 +184,6 @@ impl WordSet {
                     }
                 }
             }
-            i = (i + 1) & mask;
         }
     }
 }
@@ -270,24 +281,74 @@ fn whatlang_sample(sample: &str) -> Option<&'static str> {
 /// Up to `limit` bytes of the document's longest lines (prose, not menus,
 /// which would skew the detector toward English): the first line of at
 /// least 200 bytes, else the longest lines in document order.
-fn sample(text: &str, limit: usize) -> String {
+pub fn sample(text: &str, limit: usize) -> String {
+    sample_tier(text, limit).0
+}
+
+/// Which lines a [`sample`] was taken from: lines of at least `min` bytes
+/// (trimmed) up to byte `end` of the text, and whether they filled it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampleSource {
+    pub min: usize,
+    pub end: usize,
+    pub full: bool,
+}
+
+impl SampleSource {
+    /// Whether removing a (trimmed) line of `len` bytes starting at byte
+    /// `start` of the text leaves the sample as it is: a line too short to
+    /// be sampled, or one after a full sample's last line.
+    pub fn unaffected_by(&self, start: usize, len: usize) -> bool {
+        len < self.min || (self.full && start >= self.end)
+    }
+}
+
+/// [`sample`], and where it came from (see [`SampleSource`]).
+pub fn sample_tier(text: &str, limit: usize) -> (String, SampleSource) {
     let mut out = String::with_capacity(limit + 64);
     for min in [200, 60, 0] {
-        for line in text.split('\n') {
-            let line = line.trim();
+        let mut pos = 0;
+        for raw in text.split('\n') {
+            let start = pos;
+            pos += raw.len() + 1;
+            let line = raw.trim();
             if line.len() >= min && !line.is_empty() {
                 push_bounded(&mut out, line, limit);
                 if out.len() >= limit {
-                    return out;
+                    let end = start + raw.len();
+                    return (
+                        out,
+                        SampleSource {
+                            min,
+                            end,
+                            full: true,
+                        },
+                    );
                 }
             }
         }
         if out.len() >= limit / 2 || min == 0 {
-            return out;
+            let end = text.len();
+            return (
+                out,
+                SampleSource {
+                    min,
+                    end,
+                    full: false,
+                },
+            );
         }
         out.clear();
     }
-    out
+    let end = text.len();
+    (
+        out,
+        SampleSource {
+            min: 0,
+            end,
+            full: false,
+        },
+    )
 }
 
 fn push_bounded(out: &mut String, line: &str, limit: usize) {
@@ -376,11 +437,16 @@ impl Stopwords {
     /// text) goes to whatlang. whatlang alone costs ~0.25 µs per sample byte,
     /// more than the rest of the stage on a typical page.
     pub fn detect(&self, text: &str) -> Option<&'static str> {
-        let short = sample(text, SAMPLE_BYTES);
-        if let Some(code) = self.vote(&short) {
+        self.detect_sample(&sample(text, SAMPLE_BYTES))
+    }
+
+    /// [`Stopwords::detect`] on a sample already taken with [`sample`]
+    /// (`SAMPLE_BYTES`): texts with the same sample get the same language.
+    pub fn detect_sample(&self, short: &str) -> Option<&'static str> {
+        if let Some(code) = self.vote(short) {
             return Some(code);
         }
-        whatlang_sample(&short)
+        whatlang_sample(short)
     }
 
     /// The language whose stopwords dominate `sample`: at least 8 hits (4
@@ -436,6 +502,72 @@ impl Stopwords {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sample_is_unaffected_by_the_lines_it_says() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/seeds");
+        let mut texts: Vec<String> = [
+            "000_e7f6ed2af000063c.txt",
+            "002_31699701fbb39e56.txt",
+            "003_240feac35cea67fe.txt",
+        ]
+        .iter()
+        .map(|n| std::fs::read_to_string(format!("{dir}/{n}")).unwrap())
+        .collect();
+        // Short pages sample from shorter lines, or from all of them.
+        let short: Vec<String> = texts
+            .iter()
+            .map(|t| {
+                t.lines()
+                    .filter(|l| l.len() < 200)
+                    .take(12)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .collect();
+        texts.extend(short);
+        let (mut unaffected, mut affected) = (0, 0);
+        for text in &texts {
+            let (s, src) = sample_tier(text, SAMPLE_BYTES);
+            assert_eq!(s, sample(text, SAMPLE_BYTES));
+            let mut pos = 0;
+            let lines: Vec<&str> = text.split('\n').collect();
+            for (i, raw) in lines.iter().enumerate() {
+                let lead = raw.len() - raw.trim_start().len();
+                let (start, len) = (pos + lead, raw.trim().len());
+                pos += raw.len() + 1;
+                if len == 0 {
+                    continue;
+                }
+                let without: Vec<&str> = lines
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != i)
+                    .map(|(_, l)| *l)
+                    .collect();
+                if src.unaffected_by(start, len) {
+                    unaffected += 1;
+                    assert_eq!(sample(&without.join("\n"), SAMPLE_BYTES), s, "{raw}");
+                } else {
+                    affected += 1;
+                }
+            }
+        }
+        assert!(unaffected > 50 && affected > 5, "{unaffected} {affected}");
+    }
+
+    #[test]
+    fn no_stopword_holds_a_digit() {
+        // The fast line scan looks words up in the normalised line, where
+        // digits are folded to 0: that is only the same lookup while no
+        // stopword holds a numeric character.
+        for (code, text) in LISTS {
+            let words = text.lines().filter(|l| !l.starts_with('#'));
+            for w in words.flat_map(str::split_whitespace) {
+                assert!(!w.chars().any(char::is_numeric), "{code}: {w}");
+            }
+        }
+    }
 
     #[test]
     fn word_set_finds_exactly_its_words() {

@@ -30,8 +30,6 @@ pub struct Lexicon {
     /// Whole lines (normalised by [`crate::features::normalise`]) that are
     /// boilerplate by themselves: "share", "read more", "source link" ...
     lines: HashSet<Vec<u8>, BuildHasherDefault<QuickHasher>>,
-    /// "http", "www.", ".com/": a line holding one has a link.
-    url: [memchr::memmem::Finder<'static>; 3],
 }
 
 const STRONG: u8 = 1;
@@ -39,6 +37,10 @@ const WEAK: u8 = 2;
 const COMMENT: u8 = 4;
 const EXTRA: u8 = 8;
 const KEEP: u8 = 16;
+/// The link markers of [`has_link`], matched last so that they never take
+/// a phrase's place (see [`Lexicon::scan`]).
+const URL: u8 = 32;
+const URL_MARKERS: [&str; 3] = ["http", "www.", ".com/"];
 
 /// Patterns match ASCII case-insensitively; for patterns that start with a
 /// non-ASCII letter we also add the capitalised form ("Поделиться").
@@ -124,6 +126,10 @@ impl Lexicon {
                 class.push(bit);
             }
         }
+        for p in URL_MARKERS {
+            patterns.push(p.to_string());
+            class.push(URL);
+        }
         let all = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostFirst)
             .kind(Some(AhoCorasickKind::DFA))
@@ -133,11 +139,6 @@ impl Lexicon {
             all,
             class,
             lines: set,
-            url: [
-                memchr::memmem::Finder::new(b"http"),
-                memchr::memmem::Finder::new(b"www."),
-                memchr::memmem::Finder::new(b".com/"),
-            ],
         })
     }
 
@@ -148,31 +149,80 @@ impl Lexicon {
 
     /// Match one (trimmed) line whose ASCII letters are already lowercased.
     pub fn hits_ascii_lower(&self, line: &[u8]) -> Hits {
+        self.scan(line, line).0
+    }
+
+    /// Match one (trimmed) line, given as it is (`line`) and with its ASCII
+    /// letters lowercased (`lower`): the lexicon's hits, and whether the
+    /// line has a link ([`has_link`]) — one pass of the automaton for both.
+    ///
+    /// The link markers are the automaton's last patterns, so at any
+    /// position a phrase wins over them; a marker can only hide a phrase
+    /// that starts inside it ("http" then "rivacy policy"), which no real
+    /// line holds. A marker counts only where the line itself (not its
+    /// lowercase) holds it, as in [`has_link`].
+    pub fn scan(&self, line: &[u8], lower: &[u8]) -> (Hits, bool) {
         let mut bits = 0u8;
+        let mut url = false;
         // Non-overlapping leftmost-first matches: user and strong patterns
         // are listed first, so "cookie policy" is strong, not weak "cookie".
-        for m in self.all.find_iter(line) {
-            bits |= self.class.get(m.pattern().as_usize()).copied().unwrap_or(0);
+        for m in self.all.find_iter(lower) {
+            let class = self.class.get(m.pattern().as_usize()).copied().unwrap_or(0);
+            if class == URL {
+                url |= line.get(m.range()) == lower.get(m.range());
+            } else {
+                bits |= class;
+            }
         }
-        Hits {
+        let hits = Hits {
             strong: bits & STRONG != 0,
             weak: bits & WEAK != 0,
             comment: bits & COMMENT != 0,
             extra: bits & EXTRA != 0,
             keep: bits & KEEP != 0,
-        }
+        };
+        let email = || memchr::memchr(b'@', line).is_some() && memchr::memchr(b'.', line).is_some();
+        (hits, url || email())
     }
 
-    /// Whether the bytes hold "http", "www." or ".com/" (searchers built
-    /// once, not per line).
+    /// Whether the bytes hold "http", "www." or ".com/", or both an `@`
+    /// and a `.` (an e-mail address): the line has a link.
     pub fn has_url_marker(&self, b: &[u8]) -> bool {
-        self.url.iter().any(|f| f.find(b).is_some())
+        has_link(b)
     }
 
     /// Whether a normalised line is boilerplate on its own.
     pub fn is_boilerplate_line(&self, normalised: &[u8]) -> bool {
         self.lines.contains(normalised)
     }
+}
+
+/// See [`Lexicon::has_url_marker`]. One pass over the line stopping only
+/// at `h`, `.` and `@` (three substring searches cost more on short lines,
+/// which is most of them).
+pub fn has_link(b: &[u8]) -> bool {
+    let (mut dot, mut at) = (false, false);
+    for i in memchr::memchr3_iter(b'h', b'.', b'@', b) {
+        let rest = b.get(i..).unwrap_or_default();
+        match rest.first() {
+            Some(b'h') => {
+                if rest.starts_with(b"http") {
+                    return true;
+                }
+            }
+            Some(b'.') => {
+                if rest.starts_with(b".com/") || (i >= 3 && b.get(i - 3..i) == Some(b"www")) {
+                    return true;
+                }
+                dot = true;
+            }
+            _ => at = true,
+        }
+        if dot && at {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -202,6 +252,55 @@ mod tests {
                 "{line} -> {norm}"
             );
         }
+    }
+
+    #[test]
+    fn links_are_found_as_by_substring_search() {
+        let reference = |b: &[u8]| {
+            let has = |n: &[u8]| b.windows(n.len()).any(|w| w == n);
+            has(b"http") || has(b"www.") || has(b".com/") || (has(b"@") && has(b"."))
+        };
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/seeds");
+        let mut lines: Vec<String> = [
+            "for more diplomat news/breaking news follow our twitter https://twitter.com/diplomattimes",
+            "Source : Wikipedia, https://www.state.gov/,\u{a0} Blinken Twitter.",
+            "write to editor@example.org today",
+            "write to editor at example dot org",
+            "the whole thing. And then @someone said",
+            "visit www.example.org or example.com/news",
+            "www", "ww.", "http", "htt", ".com", ".com/", "h", "@", "@.", "", "ahttp", "xwww.y",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for name in [
+            "000_e7f6ed2af000063c.txt",
+            "002_31699701fbb39e56.txt",
+            "003_240feac35cea67fe.txt",
+        ] {
+            let text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+            lines.extend(text.lines().map(str::to_string));
+        }
+        lines.extend(
+            [
+                "HTTP://EXAMPLE.COM/",
+                "Visit Www.Example.Com/ now",
+                "mail ME@X",
+                "Privacy Policy http://x",
+            ]
+            .map(str::to_string),
+        );
+        let lx = Lexicon::new(&[], &[]).unwrap();
+        let mut found = 0;
+        for l in &lines {
+            let b = l.as_bytes();
+            assert_eq!(has_link(b), reference(b), "{l}");
+            // The automaton's pass finds the same links.
+            let (_, url) = lx.scan(b, &b.to_ascii_lowercase());
+            assert_eq!(url, has_link(b), "{l}");
+            found += has_link(b) as usize;
+        }
+        assert!(found >= 6, "{found}");
     }
 
     #[test]

@@ -81,8 +81,15 @@ impl Model {
     }
 }
 
+/// Four running sums rather than one: a single sum is a chain of dependent
+/// additions (one per feature, each waiting for the last), and the scores
+/// are taken for every line in every decision round.
 fn dot<const N: usize>(w: &[f32; N], f: &[f32; N]) -> f32 {
-    w.iter().zip(f).map(|(a, b)| a * b).sum()
+    let mut acc = [0f32; 4];
+    for (i, (a, b)) in w.iter().zip(f).enumerate() {
+        acc[i % 4] += a * b;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
 /// Logistic function.
