@@ -137,17 +137,28 @@ fn bench(c: &mut Criterion) {
 
     // `SPINNER_PASSES=N SPINNER_ONLY=clean|spun`: run exactly N passes
     // and exit, so that `perf stat -e cycles:u` counts a fixed amount of
-    // work (wall times on a shared machine are too noisy to compare).
+    // work (wall times on a shared machine are too noisy to compare);
+    // each pass set prints its MB/s. `SPINNER_PROFILE=1`: the stage with
+    // the corpus profile (the default pipeline) instead of without.
     if let Some(passes) = std::env::var("SPINNER_PASSES")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
     {
         let only = std::env::var("SPINNER_ONLY").unwrap_or_default();
+        // `SPINNER_PROFILE=1`: the stage with the corpus profile.
+        let st = if std::env::var_os("SPINNER_PROFILE").is_some() {
+            &with_profile
+        } else {
+            &stage
+        };
         for (name, docs) in [("clean", &clean), ("spun", &spun)] {
             if only.is_empty() || only == name {
+                let t = std::time::Instant::now();
                 for _ in 0..passes {
-                    black_box(run(&stage, docs));
+                    black_box(run(st, docs));
                 }
+                let mb = (passes * docs.iter().map(String::len).sum::<usize>()) as f64 / 1e6;
+                eprintln!("{name}: {:.1} MB/s", mb / t.elapsed().as_secs_f64());
             }
         }
         if only.is_empty() || only == "profile" {

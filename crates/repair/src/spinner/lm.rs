@@ -15,7 +15,8 @@
 //!   partials in batch order is deterministic for any thread count.
 //! * [`SparseCounts`]: the compact default model shipped with the crate
 //!   (exact counts of the n-grams that touch lexicon words, see
-//!   `examples/build_spinner_model.rs`), so small inputs work too.
+//!   `examples/build_spinner_model.rs`), so small inputs work too; read
+//!   through [`DefaultCounts`], a cache-line-bucketed copy for lookups.
 //!
 //! Scoring is "stupid backoff" (Brants et al. 2007): cheap, needs no
 //! normalisation, and good enough to rank a handful of candidates that
@@ -23,6 +24,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Key of the `<num>` token.
@@ -73,6 +75,60 @@ pub fn tokenize_while(text: &str, mut f: impl FnMut(u64) -> bool) {
     let b = text.as_bytes();
     let mut i = 0;
     while i < b.len() {
+        // Fast path for ASCII (most text): spaces, punctuation, and word
+        // runs that end in a space or plain punctuation are finished here
+        // without decoding characters or copying the word (unless it has
+        // capitals). Anything else goes to the general code below.
+        let x = b[i];
+        if x < 0x80 {
+            if x == b' ' || (b'\t'..=b'\r').contains(&x) {
+                i += 1;
+                continue;
+            }
+            if !x.is_ascii_alphanumeric() {
+                i += 1;
+                if !f(ascii_hash(x)) {
+                    return;
+                }
+                continue;
+            }
+            let start = i;
+            let (mut digits, mut upper) = (true, false);
+            while let Some(&y) = b.get(i) {
+                if !y.is_ascii_alphanumeric() {
+                    break;
+                }
+                digits &= y.is_ascii_digit();
+                upper |= y.is_ascii_uppercase();
+                i += 1;
+            }
+            let ends = match b.get(i) {
+                None => true,
+                Some(&n) => {
+                    n < 0x80 && n != b'\'' && n != b'-' && !(digits && (n == b',' || n == b'.'))
+                }
+            };
+            if ends {
+                let h = if digits {
+                    num_hash()
+                } else if upper {
+                    buf.clear();
+                    for &y in &b[start..i] {
+                        buf.push(y.to_ascii_lowercase());
+                    }
+                    token_hash(buf.as_slice())
+                } else {
+                    token_hash(&b[start..i])
+                };
+                if !f(h) {
+                    return;
+                }
+                continue;
+            }
+            // A joiner or a non-ASCII letter may follow: start over with
+            // the general code.
+            i = start;
+        }
         let (c, len) = char_at(text, i);
         i += len;
         if c.is_whitespace() {
@@ -141,6 +197,20 @@ pub fn tokenize_while(text: &str, mut f: impl FnMut(u64) -> bool) {
             }
         }
     }
+}
+
+/// Hash of the `<num>` token, computed once.
+#[inline]
+fn num_hash() -> u64 {
+    static H: OnceLock<u64> = OnceLock::new();
+    *H.get_or_init(|| token_hash(NUM_TOKEN))
+}
+
+/// Hash of a one-character ASCII token, from a table computed once.
+#[inline]
+fn ascii_hash(x: u8) -> u64 {
+    static T: OnceLock<[u64; 128]> = OnceLock::new();
+    T.get_or_init(|| std::array::from_fn(|i| token_hash(&[i as u8])))[usize::from(x & 0x7f)]
 }
 
 /// The character starting at byte `i` (a char boundary) and its length.
@@ -286,16 +356,82 @@ pub fn for_each_model_ngram_flagged(toks: &[u64], flags: &[bool], mut f: impl Fn
     }
 }
 
-/// Model n-gram counts of one document, for leaving it out of the corpus
-/// counts while it is scored (see [`Model::count`]).
+/// Sparse n-gram counts (a profile partial's pending counts).
 pub type DocCounts = HashMap<u64, u32, BuildHasherDefault<IdHasher>>;
 
-/// The counts [`for_each_model_ngram`] would add for `text`.
-pub fn doc_counts(text: &str, triggers: &Triggers) -> DocCounts {
+/// The model n-grams of one document, for leaving it out of the corpus
+/// counts while it is scored (see [`Model::count`]). Only whether the
+/// document holds an n-gram matters (one sighting is left out), so this is
+/// a set: open addressing over the keys (already hashes), probed linearly.
+/// Built once per scored document and read for every count the model
+/// asks for; a `HashMap` of counts was a third of the scoring time.
+#[derive(Debug, Clone, Default)]
+pub struct OwnNgrams {
+    /// Keys; 0 marks an empty slot (key 0 itself is kept in `zero`).
+    slots: Vec<u64>,
+    zero: bool,
+}
+
+impl OwnNgrams {
+    /// The set of `keys` (duplicates allowed).
+    pub fn from_keys(keys: &[u64]) -> Self {
+        let size = (keys.len() * 2).next_power_of_two().max(16);
+        let mut set = OwnNgrams {
+            slots: vec![0; size],
+            zero: false,
+        };
+        let mask = size - 1;
+        for &k in keys {
+            if k == 0 {
+                set.zero = true;
+                continue;
+            }
+            let mut i = k as usize & mask;
+            loop {
+                let s = set.slots[i];
+                if s == k {
+                    break;
+                }
+                if s == 0 {
+                    set.slots[i] = k;
+                    break;
+                }
+                i = (i + 1) & mask;
+            }
+        }
+        set
+    }
+
+    /// Does the document hold `key`?
+    #[inline]
+    pub fn contains(&self, key: u64) -> bool {
+        if key == 0 {
+            return self.zero;
+        }
+        if self.slots.is_empty() {
+            return false;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = key as usize & mask;
+        loop {
+            let s = self.slots[i];
+            if s == key {
+                return true;
+            }
+            if s == 0 {
+                return false;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
+/// The n-grams [`for_each_model_ngram`] would count for `text`.
+pub fn own_ngrams(text: &str, triggers: &Triggers) -> OwnNgrams {
     let toks = tokens(text);
-    let mut m = DocCounts::with_capacity_and_hasher(toks.len(), Default::default());
-    for_each_model_ngram(&toks, triggers, |k| *m.entry(k).or_insert(0) += 1);
-    m
+    let mut keys = Vec::with_capacity(toks.len());
+    for_each_model_ngram(&toks, triggers, |k| keys.push(k));
+    OwnNgrams::from_keys(&keys)
 }
 
 /// Corpus n-gram counts learned in the profile pass: a bucketed hash table
@@ -431,6 +567,79 @@ impl CountTable {
             out.extend_from_slice(&c.to_le_bytes());
         }
         out
+    }
+
+    /// Append a compact form for saved partials: log2 (u32 LE), tokens
+    /// (u64 LE), then per bucket its used-cell count (u8) and those cells
+    /// (u32 LE). Cells fill in order and are never emptied, so this keeps
+    /// the table exactly; a mostly empty 16 MiB table takes ~2 MB.
+    pub fn write_compact(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.log2.to_le_bytes());
+        out.extend_from_slice(&self.tokens.to_le_bytes());
+        for bucket in self.cells.chunks_exact(BUCKET) {
+            let used = bucket.iter().take_while(|&&c| c != 0).count();
+            out.push(used as u8);
+            for c in &bucket[..used] {
+                out.extend_from_slice(&c.to_le_bytes());
+            }
+        }
+    }
+
+    /// Fold in a table written by [`CountTable::write_compact`] (the whole
+    /// of `bytes`), exactly as [`CountTable::merge`] of that table would.
+    /// The bytes are checked completely before anything changes, so an
+    /// error leaves `self` as it was.
+    pub fn merge_compact(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let tokens = Self::check_compact(bytes, self.log2)?;
+        let mut pos = 12;
+        for b in 0..self.cells.len() / BUCKET {
+            let used = usize::from(bytes[pos]);
+            pos += 1;
+            for c in bytes[pos..pos + 4 * used].chunks_exact(4) {
+                let c = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                self.add_at(b * BUCKET, c >> 16, c & 0xffff);
+            }
+            pos += 4 * used;
+        }
+        self.tokens += tokens;
+        Ok(())
+    }
+
+    /// Validate a compact table for merging into a table of `2^log2`
+    /// cells; returns its tokens.
+    pub fn check_compact(bytes: &[u8], log2: u32) -> Result<u64, String> {
+        if bytes.len() < 12 {
+            return Err("table truncated".into());
+        }
+        let saved = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        if saved != log2 {
+            return Err(format!(
+                "table of 2^{saved} cells, this run uses 2^{log2} (profile_log2_cells differs)"
+            ));
+        }
+        let mut t = [0u8; 8];
+        t.copy_from_slice(&bytes[4..12]);
+        let mut pos = 12;
+        for _ in 0..(1usize << log2) / BUCKET {
+            let Some(&used) = bytes.get(pos) else {
+                return Err("table truncated".into());
+            };
+            let used = usize::from(used);
+            if used > BUCKET {
+                return Err(format!("corrupt table ({used} cells in a bucket)"));
+            }
+            let Some(cells) = bytes.get(pos + 1..pos + 1 + 4 * used) else {
+                return Err("table truncated".into());
+            };
+            if cells.chunks_exact(4).any(|c| c == [0; 4]) {
+                return Err("corrupt table (empty cell)".into());
+            }
+            pos += 1 + 4 * used;
+        }
+        if pos != bytes.len() {
+            return Err("trailing bytes after the table".into());
+        }
+        Ok(u64::from_le_bytes(t))
     }
 
     /// Inverse of [`CountTable::to_bytes`].
@@ -572,67 +781,304 @@ fn unleb(bytes: &[u8], pos: &mut usize) -> Option<u64> {
     }
 }
 
+/// The default model laid out for lookups: a bucket per cache line of
+/// eight (32-bit fingerprint, count) cells, so a lookup reads one line
+/// (a `HashMap` read two, its control bytes and its slot), and the line can
+/// be fetched ahead (see [`Model::score`]). Fingerprints are 32 bits: two
+/// keys of one bucket clash about once in 500 million lookups. Buckets
+/// average two entries; the rare one with more than eight spills into
+/// `overflow`.
+#[derive(Debug, Default)]
+pub struct DefaultCounts {
+    buckets: Vec<Bucket>,
+    shift: u32,
+    /// Every (key, count), in key order (to lay out [`JointCounts`]).
+    entries: Vec<(u64, u32)>,
+    overflow: HashMap<u64, u32, BuildHasherDefault<IdHasher>>,
+    /// Tokens of the text the counts came from.
+    pub tokens: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Bucket {
+    fp: [u32; 8],
+    n: [u32; 8],
+}
+
+impl DefaultCounts {
+    #[inline]
+    fn locate(&self, key: u64) -> (usize, u32) {
+        let b = (key >> self.shift) as usize;
+        let fp = ((key.wrapping_mul(MIX) >> 32) as u32).max(1);
+        (b, fp)
+    }
+
+    /// Count of `key` (0 if absent).
+    #[inline]
+    pub fn get(&self, key: u64) -> u32 {
+        if self.buckets.is_empty() {
+            return 0;
+        }
+        let (b, fp) = self.locate(key);
+        let bucket = &self.buckets[b];
+        for i in 0..8 {
+            if bucket.fp[i] == fp {
+                return bucket.n[i];
+            }
+        }
+        if bucket.fp[7] != 0 && !self.overflow.is_empty() {
+            return self.overflow.get(&key).copied().unwrap_or(0);
+        }
+        0
+    }
+
+    /// Ask for the key's bucket to be brought into cache.
+    #[inline]
+    fn prefetch(&self, key: u64) {
+        if let Some(b) = self.buckets.get(self.locate(key).0) {
+            prefetch(&b.fp[0]);
+        }
+    }
+}
+
+impl From<&SparseCounts> for DefaultCounts {
+    fn from(s: &SparseCounts) -> Self {
+        let nb = (s.map.len() / 2).next_power_of_two().max(1);
+        let shift = 64 - nb.trailing_zeros();
+        let mut d = DefaultCounts {
+            buckets: vec![Bucket::default(); nb],
+            // A shift of 64 would overflow: one bucket takes every key.
+            shift: shift.min(63),
+            entries: Vec::new(),
+            overflow: HashMap::default(),
+            tokens: s.tokens,
+        };
+        if nb == 1 {
+            d.shift = 63;
+            d.buckets.push(Bucket::default());
+        }
+        // Key order, so the layout does not depend on map iteration order.
+        let mut entries: Vec<(u64, u32)> = s.map.iter().map(|(&k, &v)| (k, v)).collect();
+        entries.sort_unstable();
+        for &(k, v) in &entries {
+            let (b, fp) = d.locate(k);
+            let bucket = &mut d.buckets[b];
+            match bucket.fp.iter().position(|&f| f == 0) {
+                Some(i) => {
+                    bucket.fp[i] = fp;
+                    bucket.n[i] = v;
+                }
+                None => {
+                    d.overflow.insert(k, v);
+                }
+            }
+        }
+        d.entries = entries;
+        d
+    }
+}
+
+/// Default and corpus counts in one table, so that a count reads one cache
+/// line instead of one in each (the stage's scoring is mostly waiting for
+/// these lines). Each 64-byte line holds a bucket of the corpus table
+/// (unchanged: the same cells, found the same way) and up to four default
+/// entries whose keys fall in that bucket (32-bit fingerprints, as in
+/// [`DefaultCounts`]; a line rarely has more, those spill into a map).
+/// Twice the corpus table's memory; built once when the stage is.
+#[derive(Debug)]
+pub struct JointCounts {
+    lines: Vec<Line>,
+    log2: u32,
+    /// Tokens the corpus counts came from.
+    tokens: u64,
+    spill: HashMap<u64, u32, BuildHasherDefault<IdHasher>>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Line {
+    cells: [u32; BUCKET],
+    dfp: [u32; 4],
+    dn: [u32; 4],
+}
+
+impl JointCounts {
+    pub fn new(corpus: &CountTable, default: &DefaultCounts) -> Self {
+        let mut j = JointCounts {
+            lines: corpus
+                .cells
+                .chunks_exact(BUCKET)
+                .map(|c| Line {
+                    cells: c.try_into().unwrap_or_default(),
+                    ..Line::default()
+                })
+                .collect(),
+            log2: corpus.log2,
+            tokens: corpus.tokens,
+            spill: HashMap::default(),
+        };
+        for &(k, v) in &default.entries {
+            let (b, fp) = j.locate(k);
+            let line = &mut j.lines[b];
+            match line.dfp.iter().position(|&f| f == 0) {
+                Some(i) => {
+                    line.dfp[i] = fp;
+                    line.dn[i] = v;
+                }
+                None => {
+                    j.spill.insert(k, v);
+                }
+            }
+        }
+        j
+    }
+
+    /// Line of the key, and its default-model fingerprint.
+    #[inline]
+    fn locate(&self, key: u64) -> (usize, u32) {
+        let b = (key >> (64 - (self.log2 - 3))) as usize;
+        (b, ((key.wrapping_mul(MIX) >> 32) as u32).max(1))
+    }
+
+    /// (default count, corpus count) of `key`.
+    #[inline]
+    pub fn get(&self, key: u64) -> (u32, u32) {
+        let (b, dfp) = self.locate(key);
+        let line = &self.lines[b];
+        let fp = ((key.wrapping_mul(MIX) >> 48) as u32).max(1);
+        let mut corpus = 0;
+        for &c in &line.cells {
+            if c == 0 {
+                break;
+            }
+            if c >> 16 == fp {
+                corpus = c & 0xffff;
+                break;
+            }
+        }
+        let mut default = 0;
+        match line.dfp.iter().position(|&f| f == dfp) {
+            Some(i) => default = line.dn[i],
+            None => {
+                if line.dfp[3] != 0 && !self.spill.is_empty() {
+                    default = self.spill.get(&key).copied().unwrap_or(0);
+                }
+            }
+        }
+        (default, corpus)
+    }
+
+    #[inline]
+    fn prefetch(&self, key: u64) {
+        if let Some(l) = self.lines.get(self.locate(key).0) {
+            prefetch(l);
+        }
+    }
+}
+
 /// The model the stage scores with: default counts plus corpus counts.
 #[derive(Debug, Default)]
 pub struct Model {
-    pub default: std::sync::Arc<SparseCounts>,
-    pub corpus: Option<CountTable>,
+    pub default: std::sync::Arc<DefaultCounts>,
+    /// Default and corpus counts in one table, when there is a corpus
+    /// profile (the corpus table itself is not kept: it would be 16 MiB
+    /// more for nothing).
+    joint: Option<JointCounts>,
+}
+
+/// Hint the CPU to bring the cache line of `r` into cache (a no-op where
+/// there is no such instruction). Scoring looks up a handful of n-grams per
+/// word in tables of megabytes; fetched one after another, each lookup
+/// waited for memory.
+#[inline]
+fn prefetch<T>(r: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch only hints the cache; it never faults and reads
+    // nothing into the program (and `r` is a valid reference anyway).
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (r as *const T).cast::<i8>(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = r;
+}
+
+/// Keys of the n-grams that scoring word `w` after `u v` may look up.
+#[derive(Debug, Clone, Copy, Default)]
+struct NgramKeys {
+    w: u64,
+    vw: u64,
+    v: u64,
+    uvw: u64,
+    uv: u64,
 }
 
 /// Stupid-backoff penalty per level.
 const BACKOFF: f64 = 0.4;
 
 impl Model {
+    pub fn new(default: std::sync::Arc<DefaultCounts>, corpus: Option<CountTable>) -> Self {
+        let joint = corpus.as_ref().map(|c| JointCounts::new(c, &default));
+        Model { default, joint }
+    }
+
+    /// Are there corpus counts (a profile)?
+    pub fn has_corpus(&self) -> bool {
+        self.joint.is_some()
+    }
+
     /// Default plus corpus count of `key`, less one if the document itself
     /// holds it (`own`): the profile learned from this very document, and
     /// a spun phrase seen only there must not vouch for itself. A document
     /// the profile skipped as spun loses a count it never added, which errs
     /// towards "spun".
-    fn count(&self, key: u64, own: &DocCounts) -> f64 {
-        let mut c = f64::from(self.default.get(key));
-        if let Some(t) = &self.corpus {
-            let n = t.get(key);
-            if n > 0 {
-                // One sighting out: what a document repeats is its topic
-                // ("police officers" five times in a police report), and
-                // taking all of it out made clean reports on a topic
-                // rare in the corpus look spun.
-                let mine = own.get(&key).copied().unwrap_or(0).min(1);
-                c += f64::from(n.saturating_sub(mine));
-            }
-        }
-        c
+    fn count(&self, key: u64, own: &OwnNgrams) -> f64 {
+        let Some(j) = &self.joint else {
+            return f64::from(self.default.get(key));
+        };
+        let (d, n) = j.get(key);
+        // One sighting out: what a document repeats is its topic ("police
+        // officers" five times in a police report), and taking all of it
+        // out made clean reports on a topic rare in the corpus look spun.
+        let mine = if n > 0 {
+            u32::from(own.contains(key))
+        } else {
+            0
+        };
+        f64::from(d) + f64::from(n - mine)
     }
 
     fn total(&self) -> f64 {
         let mut n = self.default.tokens as f64;
-        if let Some(t) = &self.corpus {
-            n += t.tokens as f64;
+        if let Some(j) = &self.joint {
+            n += j.tokens as f64;
         }
         n.max(1.0)
     }
 
-    /// log P(w | u, v) with stupid backoff; `hist` holds up to two tokens.
-    fn logp(&self, hist: &[u64], w: u64, own: &DocCounts) -> f64 {
+    /// log P(w | u, v) with stupid backoff, from the keys of its n-grams
+    /// (`NgramKeys`) and the history length (0 to 2).
+    fn logp(&self, hist: usize, k: &NgramKeys, own: &OwnNgrams) -> f64 {
         let mut penalty = 0.0;
-        if hist.len() >= 2 {
-            let h = &hist[hist.len() - 2..];
-            let c3 = self.count(ngram_key(&[h[0], h[1], w]), own);
+        if hist >= 2 {
+            let c3 = self.count(k.uvw, own);
             if c3 > 0.0 {
-                let c2 = self.count(ngram_key(h), own).max(c3);
+                let c2 = self.count(k.uv, own).max(c3);
                 return (c3 / c2).ln();
             }
             penalty += BACKOFF.ln();
         }
-        if let Some(&v) = hist.last() {
-            let c2 = self.count(ngram_key(&[v, w]), own);
+        if hist >= 1 {
+            let c2 = self.count(k.vw, own);
             if c2 > 0.0 {
-                let c1 = self.count(ngram_key(&[v]), own).max(c2);
+                let c1 = self.count(k.v, own).max(c2);
                 return penalty + (c2 / c1).ln();
             }
             penalty += BACKOFF.ln();
         }
-        let c1 = self.count(ngram_key(&[w]), own);
+        let c1 = self.count(k.w, own);
         penalty + ((c1 + 0.1) / self.total()).ln()
     }
 
@@ -640,7 +1086,24 @@ impl Model {
     /// and `right` (up to two tokens): the terms of the window's log
     /// probability that depend on the candidate. `own`: the document's
     /// own counts, left out of the corpus counts (empty: none).
-    pub fn score(&self, left: &[u64], cand: &[u64], right: &[u64], own: &DocCounts) -> f64 {
+    pub fn score(&self, left: &[u64], cand: &[u64], right: &[u64], own: &OwnNgrams) -> f64 {
+        self.score_above(left, cand, right, own, f64::NEG_INFINITY)
+            .unwrap_or(f64::NEG_INFINITY)
+    }
+
+    /// [`Model::score`], or `None` as soon as the score is sure to be at
+    /// most `floor` (the caller only wants candidates above it). Each term
+    /// is a log probability, at most 0 but for the unigram term of a word
+    /// with no history, at most ln(1 + 0.1 / tokens) < 0.1; so once the sum
+    /// so far plus 0.1 per term left is at most `floor`, it stays there.
+    pub fn score_above(
+        &self,
+        left: &[u64],
+        cand: &[u64],
+        right: &[u64],
+        own: &OwnNgrams,
+        floor: f64,
+    ) -> Option<f64> {
         // Windows are short: a stack buffer avoids an allocation per call.
         let n = left.len() + cand.len() + right.len();
         let mut stack = [0u64; 24];
@@ -654,12 +1117,52 @@ impl Model {
         seq[..left.len()].copy_from_slice(left);
         seq[left.len()..left.len() + cand.len()].copy_from_slice(cand);
         seq[left.len() + cand.len()..].copy_from_slice(right);
-        let mut s = 0.0;
-        for i in left.len()..seq.len() {
-            let lo = i.saturating_sub(2);
-            s += self.logp(&seq[lo..i], seq[i], own);
+        // The keys each position may ask for, computed once, and every
+        // line the scoring may read prefetched first: the fetches overlap,
+        // where the scoring's own lookups wait on each other's branches
+        // (the tables are megabytes, and most lookups missed the cache).
+        let positions = seq.len() - left.len();
+        let mut kstack = [NgramKeys::default(); 12];
+        let mut kheap = Vec::new();
+        let keys: &mut [NgramKeys] = if positions <= kstack.len() {
+            &mut kstack[..positions]
+        } else {
+            kheap.resize(positions, NgramKeys::default());
+            &mut kheap
+        };
+        for (k, i) in keys.iter_mut().zip(left.len()..) {
+            k.w = ngram_key(&seq[i..=i]);
+            if i >= 1 {
+                k.vw = ngram_key(&seq[i - 1..=i]);
+                k.v = ngram_key(&seq[i - 1..i]);
+            }
+            if i >= 2 {
+                k.uvw = ngram_key(&seq[i - 2..=i]);
+                k.uv = ngram_key(&seq[i - 2..i]);
+            }
+            // `v` and `u v` of a later position are the previous one's
+            // `w` and `v w`: fetched already.
+            let first = i == left.len();
+            for key in [k.uvw, k.vw, k.w]
+                .into_iter()
+                .chain(first.then_some([k.uv, k.v]).into_iter().flatten())
+            {
+                match &self.joint {
+                    Some(j) => j.prefetch(key),
+                    None => self.default.prefetch(key),
+                }
+            }
         }
-        s
+        let mut s = 0.0;
+        let mut left_terms = keys.len();
+        for (k, i) in keys.iter().zip(left.len()..) {
+            s += self.logp(i.min(2), k, own);
+            left_terms -= 1;
+            if s + 0.1 * left_terms as f64 <= floor {
+                return None;
+            }
+        }
+        Some(s)
     }
 }
 
@@ -730,19 +1233,71 @@ mod tests {
     }
 
     #[test]
+    fn default_table_reads_like_the_shipped_counts() {
+        let sparse = SparseCounts::from_bytes(crate::spinner::DEFAULT_MODEL).unwrap();
+        let table = DefaultCounts::from(&sparse);
+        assert_eq!(table.tokens, sparse.tokens);
+        assert!(sparse.len() > 10_000);
+        for (&k, &v) in &sparse.map {
+            assert_eq!(table.get(k), v);
+        }
+        // Keys not in the model read 0.
+        let absent = (0..100_000u64)
+            .map(|i| ngram_key(&[i, i + 1]))
+            .filter(|k| !sparse.map.contains_key(k))
+            .filter(|&k| table.get(k) != 0)
+            .count();
+        assert_eq!(absent, 0);
+        assert_eq!(DefaultCounts::default().get(42), 0);
+        // Tiny models (one bucket) and spilled buckets work too.
+        let mut small = SparseCounts::default();
+        for i in 0..40u64 {
+            small.insert(i << 60 | i, i as u32 + 1);
+        }
+        let t = DefaultCounts::from(&small);
+        for i in 0..40u64 {
+            assert_eq!(t.get(i << 60 | i), i as u32 + 1);
+        }
+    }
+
+    #[test]
+    fn joint_table_reads_like_its_two_sources() {
+        let sparse = SparseCounts::from_bytes(crate::spinner::DEFAULT_MODEL).unwrap();
+        let default = DefaultCounts::from(&sparse);
+        // A small corpus table, so its buckets fill and evict.
+        let mut corpus = CountTable::new(12);
+        for t in [
+            include_str!("../../../../tests/fixtures/spinner/000_e7f6ed2af000063c.txt"),
+            include_str!("../../../../tests/fixtures/spinner/003_restored.txt"),
+        ] {
+            corpus.observe(t);
+        }
+        let joint = JointCounts::new(&corpus, &default);
+        let keys = sparse
+            .map
+            .keys()
+            .copied()
+            .chain((0..50_000u64).map(|i| ngram_key(&[i])));
+        let mut both = 0;
+        for k in keys {
+            let (d, c) = joint.get(k);
+            assert_eq!((d, c), (default.get(k), corpus.get(k)), "{k}");
+            both += usize::from(d > 0 && c > 0);
+        }
+        assert!(both > 100, "{both}");
+    }
+
+    #[test]
     fn model_prefers_seen_context() {
         let mut t = CountTable::new(14);
         for _ in 0..5 {
             t.observe("the military alliance said on monday");
         }
         t.observe("the navy ship sailed");
-        let m = Model {
-            default: Default::default(),
-            corpus: Some(t),
-        };
+        let m = Model::new(Default::default(), Some(t));
         let left = tokens("the");
         let right = tokens("alliance said");
-        let none = DocCounts::default();
+        let none = OwnNgrams::default();
         let good = m.score(&left, &tokens("military"), &right, &none);
         let bad = m.score(&left, &tokens("navy"), &right, &none);
         assert!(good > bad + 2.0, "{good} {bad}");
@@ -751,20 +1306,17 @@ mod tests {
         let mut t = CountTable::new(14);
         t.observe("the military alliance said on monday");
         t.observe("the navy ship sailed");
-        let once = Model {
-            default: Default::default(),
-            corpus: Some(t),
-        };
-        let mut own = DocCounts::default();
-        for_each_ngram(&tokens("the military alliance said"), |k| {
-            *own.entry(k).or_insert(0) += 1
-        });
+        let once = Model::new(Default::default(), Some(t));
+        let mut keys = Vec::new();
+        for_each_ngram(&tokens("the military alliance said"), |k| keys.push(k));
+        let own = OwnNgrams::from_keys(&keys);
         let seen = once.score(&left, &tokens("military"), &right, &none);
         let alone = once.score(&left, &tokens("military"), &right, &own);
         assert!(alone < seen - 2.0, "{alone} {seen}");
-        let mut five = DocCounts::default();
         let text = "the military alliance said on monday ".repeat(5);
-        for_each_ngram(&tokens(&text), |k| *five.entry(k).or_insert(0) += 1);
+        let mut keys = Vec::new();
+        for_each_ngram(&tokens(&text), |k| keys.push(k));
+        let five = OwnNgrams::from_keys(&keys);
         let kept = m.score(&left, &tokens("military"), &right, &five);
         assert!(kept > bad + 2.0, "{kept} {bad}");
     }
