@@ -7,6 +7,9 @@
 //! removed line with its rule (profile pass first, as in the quality
 //! bench). Diff two runs to see which documents changed.
 //!
+//! `DEBOILERPLATE_APPLY=N` times the apply pass alone (best and median of
+//! N, CPU time) beside a memchr baseline.
+//!
 //! `DEBOILERPLATE_LOOPS=N` instead runs the profile and apply passes N times
 //! over readability + cleaneval_dev and prints the time of each (a steady
 //! workload for `perf stat` / `perf record`).
@@ -168,7 +171,56 @@ fn langcheck() {
     eprintln!("{n} documents: stage detector {stage_ok} right, whatlang alone {whatlang_ok} right");
 }
 
+/// Apply pass alone, `DEBOILERPLATE_APPLY=N` times over readability +
+/// cleaneval_dev (profile built once): best and median MB/s (wall time; the
+/// best run is the one least disturbed by other work on the machine),
+/// beside a memchr newline count of the same bytes (best of N, ten scans a
+/// run) as the baseline.
+fn apply_only(loops: usize) {
+    let mut docs = docs_of("readability");
+    docs.extend(docs_of("cleaneval_dev"));
+    let bytes: usize = docs.iter().map(|d| d.text.len()).sum();
+    let cleaner = cleaner_for(&DeboilerplateConfig::default(), &docs);
+    let mut apply = Vec::new();
+    let mut base = f64::MAX;
+    for _ in 0..loops.max(1) {
+        let t = Instant::now();
+        for _ in 0..10 {
+            let lines: usize = std::hint::black_box(&docs)
+                .iter()
+                .map(|d| memchr::memchr_iter(b'\n', d.text.as_bytes()).count())
+                .sum();
+            std::hint::black_box(lines);
+        }
+        base = base.min(t.elapsed().as_nanos() as f64 / 10.0);
+        let mut work = docs.clone();
+        let mut cx = Cx::default();
+        let t = Instant::now();
+        for d in work.iter_mut() {
+            let _ = std::hint::black_box(cleaner.process(d, &mut cx));
+        }
+        apply.push(t.elapsed().as_nanos() as f64);
+    }
+    apply.sort_by(f64::total_cmp);
+    let mbs = |ns: f64| bytes as f64 / ns * 1e3;
+    eprintln!(
+        "{} docs, {:.2} MB: apply best {:.1} MB/s, median {:.1} MB/s; memchr baseline best {:.0} MB/s",
+        docs.len(),
+        bytes as f64 / 1e6,
+        mbs(apply[0]),
+        mbs(apply[apply.len() / 2]),
+        mbs(base)
+    );
+}
+
 fn main() {
+    if let Some(n) = std::env::var("DEBOILERPLATE_APPLY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        apply_only(n);
+        return;
+    }
     if std::env::var("DEBOILERPLATE_LANGCHECK").is_ok() {
         langcheck();
         return;

@@ -106,9 +106,7 @@ pub fn normalise_bytes_into(line: &str, fold_digits: bool, v: &mut Vec<u8>) {
     let mut i = 0;
     while let Some(rest) = bytes.get(i..).filter(|r| !r.is_empty()) {
         let n = rest.len().min(8);
-        let mut block = [0u8; 8];
-        block[..n].copy_from_slice(&rest[..n]);
-        let w = u64::from_le_bytes(block);
+        let w = load8(rest);
         let non_ascii = w & HI & low_bytes(n);
         let p = if non_ascii == 0 {
             n
@@ -151,12 +149,11 @@ pub fn normalise_bytes_into(line: &str, fold_digits: bool, v: &mut Vec<u8>) {
             last_sep = 1;
             continue;
         }
-        let mut tmp = Vec::new();
-        push_norm_char(&mut tmp, c, numeric, fold_digits);
-        if let Some(o) = v.get_mut(j..j + tmp.len()) {
-            o.copy_from_slice(&tmp);
+        let (tmp, len) = norm_char(c, numeric, fold_digits);
+        if let (Some(o), Some(t)) = (v.get_mut(j..j + len), tmp.get(..len)) {
+            o.copy_from_slice(t);
         }
-        j += tmp.len();
+        j += len;
         last_sep = 0;
     }
     if last_sep == 1 && j > 0 {
@@ -193,6 +190,49 @@ fn push_norm_char(v: &mut Vec<u8>, c: char, numeric: bool, fold_digits: bool) {
             v.extend_from_slice(l.encode_utf8(&mut tmp).as_bytes());
         }
     }
+}
+
+/// The first eight bytes of `rest` as a little-endian word, zero padded
+/// when it is shorter (a whole-word load on all but a line's last bytes:
+/// no `memcpy` call per block).
+#[inline(always)]
+fn load8(rest: &[u8]) -> u64 {
+    match rest.first_chunk::<8>() {
+        Some(w) => u64::from_le_bytes(*w),
+        None => {
+            let mut block = [0u8; 8];
+            let n = rest.len().min(8);
+            if let (Some(b), Some(r)) = (block.get_mut(..n), rest.get(..n)) {
+                b.copy_from_slice(r);
+            }
+            u64::from_le_bytes(block)
+        }
+    }
+}
+
+/// One non-ASCII alphanumeric character as [`normalise`] writes it, in a
+/// stack buffer (its lowercase is at most three characters): no allocation
+/// per character.
+#[inline]
+fn norm_char(c: char, numeric: bool, fold_digits: bool) -> ([u8; 12], usize) {
+    let mut buf = [0u8; 12];
+    let mut n = 0;
+    let mut put = |l: char| {
+        let mut tmp = [0u8; 4];
+        let e = l.encode_utf8(&mut tmp).as_bytes();
+        if let Some(o) = buf.get_mut(n..n + e.len()) {
+            o.copy_from_slice(e);
+            n += e.len();
+        }
+    };
+    if fold_digits && numeric {
+        put('0');
+    } else if let Some(l) = lower_fast(c) {
+        put(l);
+    } else {
+        c.to_lowercase().for_each(put);
+    }
+    (buf, n)
 }
 
 /// Byte range of `s.trim()` in `s`, with the ASCII spaces of nearly every
@@ -369,7 +409,7 @@ impl Counts {
                 .and_then(|w| <[u8; 8]>::try_from(w).ok())
                 .map_or(0, u64::from_le_bytes);
             let valid = len.saturating_sub(8 * j).min(8);
-            w & ((1u128 << (8 * valid)) - 1) as u64
+            w & low_bytes(valid)
         };
         let k: Packed = if len <= 8 {
             [word(0), 0, 0]
@@ -545,8 +585,11 @@ fn scan_fast(scanned: &str, stop: &WordSet, scratch: &mut Scratch) -> Option<Sca
     // the stopword keys are loaded with; non-ASCII characters grow it.
     out.resize(bytes.len() + 2 * WORD_BYTES, 0);
     let starts = &mut scratch.starts;
-    starts.clear();
-    starts.resize(bytes.len() + 1, 0);
+    // Only the first `nt` entries are read, each written first: grow the
+    // buffer, never clear it (no memset per line).
+    if starts.len() < bytes.len() + 1 {
+        starts.resize(bytes.len() + 1, 0);
+    }
     let mut c = ScanCounts::default();
     // Output length; tokens so far; whether the last character was a
     // separator (initially: so that leading separators write nothing).
@@ -561,9 +604,7 @@ fn scan_fast(scanned: &str, stop: &WordSet, scratch: &mut Scratch) -> Option<Sca
         // high bit of each byte), every count a sum of those bits. The block
         // ends before the first non-ASCII byte (or the end of the line).
         let n = rest.len().min(8);
-        let mut block = [0u8; 8];
-        block[..n].copy_from_slice(&rest[..n]);
-        let w = u64::from_le_bytes(block);
+        let w = load8(rest);
         let non_ascii = w & HI & low_bytes(n);
         let p = if non_ascii == 0 {
             n
@@ -652,12 +693,11 @@ fn scan_fast(scanned: &str, stop: &WordSet, scratch: &mut Scratch) -> Option<Sca
             }
             c.word_chars += 1;
             c.digits += u32::from(numeric);
-            let mut tmp = Vec::new();
-            push_norm_char(&mut tmp, ch, numeric, true);
-            if let Some(o) = out.get_mut(j..j + tmp.len()) {
-                o.copy_from_slice(&tmp);
+            let (tmp, len) = norm_char(ch, numeric, true);
+            if let (Some(o), Some(t)) = (out.get_mut(j..j + len), tmp.get(..len)) {
+                o.copy_from_slice(t);
             }
-            j += tmp.len();
+            j += len;
             last_sep = 0;
             prev_alnum = 1;
         } else {
@@ -700,7 +740,7 @@ fn scan_fast(scanned: &str, stop: &WordSet, scratch: &mut Scratch) -> Option<Sca
                 .and_then(|x| <[u8; 8]>::try_from(x).ok())
                 .map_or(0, u64::from_le_bytes);
             let valid = len.saturating_sub(8 * w).min(8);
-            v & ((1u128 << (8 * valid)) - 1) as u64
+            v & low_bytes(valid)
         };
         let k: Packed = if len <= 8 {
             [word(0), 0, 0]
@@ -984,7 +1024,9 @@ pub fn line_features(
         lower.clear();
         lower.extend_from_slice(b);
         lower.make_ascii_lowercase();
-        lexicon.scan(b, lower)
+        // Zero padding: the lexicon tests every position in its fast loop.
+        lower.extend_from_slice(&[0; 16]);
+        lexicon.scan_padded(b, lower)
     } else {
         (Hits::default(), crate::lexicon::has_link(b))
     };

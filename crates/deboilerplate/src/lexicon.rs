@@ -1,10 +1,9 @@
 //! The built-in boilerplate lexicon (`data/lexicon.txt`) and the user's
-//! `extra_patterns` / `keep_patterns`, compiled to Aho-Corasick automata so
-//! a line is matched against every pattern in one linear scan.
+//! `extra_patterns` / `keep_patterns`, compiled to one [`Matcher`] so a
+//! line is matched against every pattern in one linear scan.
 
 use crate::lang::QuickHasher;
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 use std::sync::OnceLock;
 
@@ -23,9 +22,9 @@ pub struct Hits {
 /// Compiled patterns.
 #[derive(Debug, Clone)]
 pub struct Lexicon {
-    /// Strong, weak, comment and extra/keep patterns in one automaton (one
+    /// Strong, weak, comment and extra/keep patterns in one matcher (one
     /// scan per line); `class[pattern id]` says which list each came from.
-    all: AhoCorasick,
+    all: Matcher,
     class: Vec<u8>,
     /// Whole lines (normalised by [`crate::features::normalise`]) that are
     /// boilerplate by themselves: "share", "read more", "source link" ...
@@ -44,9 +43,8 @@ const URL_MARKERS: [&str; 3] = ["http", "www.", ".com/"];
 
 /// Patterns match ASCII case-insensitively; for patterns that start with a
 /// non-ASCII letter we also add the capitalised form ("Поделиться").
-/// ASCII case is folded on both sides (patterns here, lines by the caller)
-/// rather than by the automaton: a case-insensitive DFA has twice the byte
-/// classes, twice the memory and runs at half the speed.
+/// ASCII case is folded on both sides (patterns here, lines by the caller),
+/// so the [`Matcher`] compares bytes as they are.
 fn variants(patterns: &[String]) -> Vec<String> {
     let mut out = Vec::with_capacity(patterns.len() * 2);
     for p in patterns {
@@ -70,8 +68,8 @@ impl Lexicon {
     /// Built-in lexicon plus the user's additions and exceptions (literal,
     /// case-insensitive substrings).
     pub fn new(extra: &[String], keep: &[String]) -> Result<Self, String> {
-        // The built-in automaton is compiled once per process: every pass
-        // builds the stage anew, and the compile costs milliseconds.
+        // The built-in matcher is compiled once per process: every pass
+        // builds the stage anew.
         static BUILTIN: OnceLock<Result<Lexicon, String>> = OnceLock::new();
         let nonempty = |v: &[String]| v.iter().any(|p| !p.trim().is_empty());
         if !nonempty(extra) && !nonempty(keep) {
@@ -130,11 +128,7 @@ impl Lexicon {
             patterns.push(p.to_string());
             class.push(URL);
         }
-        let all = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostFirst)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&patterns)
-            .map_err(|e| format!("cannot compile patterns: {e}"))?;
+        let all = Matcher::new(&patterns)?;
         Ok(Lexicon {
             all,
             class,
@@ -154,26 +148,33 @@ impl Lexicon {
 
     /// Match one (trimmed) line, given as it is (`line`) and with its ASCII
     /// letters lowercased (`lower`): the lexicon's hits, and whether the
-    /// line has a link ([`has_link`]) — one pass of the automaton for both.
+    /// line has a link ([`has_link`]) — one pass of the matcher for both.
     ///
-    /// The link markers are the automaton's last patterns, so at any
+    /// The link markers are the matcher's last patterns, so at any
     /// position a phrase wins over them; a marker can only hide a phrase
     /// that starts inside it ("http" then "rivacy policy"), which no real
     /// line holds. A marker counts only where the line itself (not its
     /// lowercase) holds it, as in [`has_link`].
     pub fn scan(&self, line: &[u8], lower: &[u8]) -> (Hits, bool) {
+        self.scan_padded(line, lower)
+    }
+
+    /// [`Self::scan`] where `lower` may be followed by zero bytes (16 make
+    /// the scan faster): `lower_padded[..line.len()]` is the lowercase line.
+    pub fn scan_padded(&self, line: &[u8], lower_padded: &[u8]) -> (Hits, bool) {
+        let lower = lower_padded.get(..line.len()).unwrap_or(lower_padded);
         let mut bits = 0u8;
         let mut url = false;
         // Non-overlapping leftmost-first matches: user and strong patterns
         // are listed first, so "cookie policy" is strong, not weak "cookie".
-        for m in self.all.find_iter(lower) {
-            let class = self.class.get(m.pattern().as_usize()).copied().unwrap_or(0);
+        self.all.matches_in(lower_padded, lower.len(), |id, range| {
+            let class = self.class.get(id).copied().unwrap_or(0);
             if class == URL {
-                url |= line.get(m.range()) == lower.get(m.range());
+                url |= line.get(range.clone()) == lower.get(range);
             } else {
                 bits |= class;
             }
-        }
+        });
         let hits = Hits {
             strong: bits & STRONG != 0,
             weak: bits & WEAK != 0,
@@ -194,6 +195,232 @@ impl Lexicon {
     /// Whether a normalised line is boilerplate on its own.
     pub fn is_boilerplate_line(&self, normalised: &[u8]) -> bool {
         self.lines.contains(normalised)
+    }
+}
+
+/// Literal byte patterns found leftmost-first and without overlaps, as
+/// `aho_corasick` with `MatchKind::LeftmostFirst` finds them: the match
+/// that starts first, of those starting there the pattern listed first,
+/// then the next search from its end.
+///
+/// Why not an Aho-Corasick DFA: it walks every byte through a transition
+/// that depends on the one before (a chain of dependent loads), and with
+/// this lexicon's byte classes its table is 1.3 MB, more than L2. Here each
+/// position is tested on its own, eight at a time without a branch, against
+/// an 8 KiB bitset of a hash of the next four bytes (patterns of at least
+/// four bytes), plus, only in eight-byte blocks holding the first byte of
+/// a shorter pattern, an 8 KiB bitset of the next two bytes; the positions
+/// that pass (about one a line on the dev sets) are checked against the
+/// patterns that begin with those bytes. O(line length × patterns sharing
+/// a four-byte prefix).
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    /// In priority order: a pattern's id is its index.
+    patterns: Vec<Box<[u8]>>,
+    /// Bit [`hash4`] of the first four bytes of every pattern of ≥ 4 bytes.
+    long_bits: Box<[u64; FILTER_BITS / 64]>,
+    /// Bit (first two bytes, little-endian) of every pattern of 2–3 bytes,
+    /// and every bit `b + 256 x` of a one-byte pattern `b`.
+    short_bits: Box<[u64; FILTER_BITS / 64]>,
+    /// First four bytes → ids of the patterns of ≥ 4 bytes starting so, ascending.
+    long: HashMap<u32, Vec<usize>, BuildHasherDefault<QuickHasher>>,
+    /// First two bytes → ids of the patterns of 1–3 bytes matching there, ascending.
+    short: HashMap<u16, Vec<usize>, BuildHasherDefault<QuickHasher>>,
+    /// The first bytes of the patterns of 1–3 bytes: eight positions
+    /// without any of them skip the `short_bits` test (the built-in
+    /// lexicon's only short pattern is "©"). Compared with whole words when
+    /// there are at most two.
+    short_firsts: Vec<u8>,
+}
+
+/// Bits in each of [`Matcher`]'s bitsets (8 KiB each: they stay in L1).
+const FILTER_BITS: usize = 1 << 16;
+
+#[inline(always)]
+fn hash4(w: u32) -> usize {
+    (w.wrapping_mul(0x9E37_79B1) >> 16) as usize
+}
+
+#[inline(always)]
+fn test_bit(bits: &[u64], i: usize) -> bool {
+    bits.get(i >> 6).is_some_and(|w| (w >> (i & 63)) & 1 != 0)
+}
+
+impl Matcher {
+    /// Compile non-empty patterns (an empty one is an error).
+    pub fn new<P: AsRef<[u8]>>(patterns: &[P]) -> Result<Self, String> {
+        let mut m = Matcher {
+            patterns: Vec::with_capacity(patterns.len()),
+            long_bits: Box::new([0u64; FILTER_BITS / 64]),
+            short_bits: Box::new([0u64; FILTER_BITS / 64]),
+            long: HashMap::default(),
+            short: HashMap::default(),
+            short_firsts: Vec::new(),
+        };
+        let mut short_first = [false; 256];
+        let set = |bits: &mut [u64], i: usize| {
+            if let Some(w) = bits.get_mut(i >> 6) {
+                *w |= 1 << (i & 63);
+            }
+        };
+        for (id, p) in patterns.iter().enumerate() {
+            let p = p.as_ref();
+            match *p {
+                [] => return Err(format!("cannot compile patterns: pattern {id} is empty")),
+                [a] => {
+                    short_first[usize::from(a)] = true;
+                    for b in 0..=255u8 {
+                        let key = u16::from_le_bytes([a, b]);
+                        set(&mut m.short_bits[..], usize::from(key));
+                        m.short.entry(key).or_default().push(id);
+                    }
+                }
+                [a, b] | [a, b, _] => {
+                    short_first[usize::from(a)] = true;
+                    let key = u16::from_le_bytes([a, b]);
+                    set(&mut m.short_bits[..], usize::from(key));
+                    m.short.entry(key).or_default().push(id);
+                }
+                [a, b, c, d, ..] => {
+                    let key = u32::from_le_bytes([a, b, c, d]);
+                    set(&mut m.long_bits[..], hash4(key));
+                    m.long.entry(key).or_default().push(id);
+                }
+            }
+            m.patterns.push(p.into());
+        }
+        m.short_firsts = (0..=255u8)
+            .filter(|&b| short_first[usize::from(b)])
+            .collect();
+        Ok(m)
+    }
+
+    /// The pattern of highest priority (lowest id) that starts at `hay[i..]`,
+    /// whose next four bytes (zero padded) are `w`.
+    #[inline]
+    fn at(&self, hay: &[u8], i: usize, w: u32) -> Option<usize> {
+        let rest = hay.get(i..).unwrap_or_default();
+        let first = |ids: Option<&Vec<usize>>| {
+            ids.and_then(|ids| {
+                ids.iter()
+                    .copied()
+                    .find(|&id| self.patterns.get(id).is_some_and(|p| rest.starts_with(p)))
+            })
+        };
+        let long = if test_bit(&self.long_bits[..], hash4(w)) {
+            first(self.long.get(&w))
+        } else {
+            None
+        };
+        let short = if test_bit(&self.short_bits[..], usize::from(w as u16)) {
+            first(self.short.get(&(w as u16)))
+        } else {
+            None
+        };
+        match (long, short) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Whether a pattern may start where the next four bytes are `w`
+    /// (1 or 0, without a branch); `SHORT`: test the patterns of 1–3 bytes
+    /// too.
+    #[inline(always)]
+    fn maybe<const SHORT: bool>(&self, w: u32) -> u32 {
+        let h = hash4(w);
+        let long = self.long_bits[h >> 6] >> (h & 63);
+        if SHORT {
+            let s = usize::from(w as u16);
+            let short = self.short_bits[s >> 6] >> (s & 63);
+            ((long | short) & 1) as u32
+        } else {
+            (long & 1) as u32
+        }
+    }
+
+    /// Whether any of the eight bytes of `block` may start a pattern of 1–3
+    /// bytes (a few SWAR compares: the built-in lexicon has one such first
+    /// byte, that of "©").
+    #[inline(always)]
+    fn short_in(&self, block: u64) -> bool {
+        const LO: u64 = 0x0101_0101_0101_0101;
+        const HI: u64 = 0x8080_8080_8080_8080;
+        let has = |c: u8| {
+            let z = block ^ (u64::from(c) * LO);
+            z.wrapping_sub(LO) & !z & HI != 0
+        };
+        match *self.short_firsts {
+            [] => false,
+            [a] => has(a),
+            [a, b] => has(a) | has(b),
+            _ => true,
+        }
+    }
+
+    /// Call `f(pattern id, range)` for each match in `hay`, leftmost-first
+    /// and non-overlapping.
+    pub fn for_each_match(&self, hay: &[u8], f: impl FnMut(usize, std::ops::Range<usize>)) {
+        self.matches_in(hay, hay.len(), f);
+    }
+
+    /// [`Self::for_each_match`] in `buf[..n]`, where the bytes of `buf` past
+    /// `n` (if any) are zero: with 16 of them, every position is tested in
+    /// the fast loop.
+    #[inline]
+    fn matches_in(&self, buf: &[u8], n: usize, mut f: impl FnMut(usize, std::ops::Range<usize>)) {
+        let hay = buf.get(..n).unwrap_or(buf);
+        let n = hay.len();
+        let mut i = 0;
+        while i < n {
+            // Eight positions at a time from one 16-byte load: no branch
+            // until one of them may start a pattern.
+            if let Some(x) = buf
+                .get(i..i + 16)
+                .and_then(|b| <[u8; 16]>::try_from(b).ok())
+            {
+                let x = u128::from_le_bytes(x);
+                let mut m = 0u32;
+                if self.short_in(x as u64) {
+                    for k in 0..8 {
+                        m |= self.maybe::<true>((x >> (8 * k)) as u32) << k;
+                    }
+                } else {
+                    for k in 0..8 {
+                        m |= self.maybe::<false>((x >> (8 * k)) as u32) << k;
+                    }
+                }
+                // Only positions inside the haystack.
+                if n - i < 8 {
+                    m &= (1 << (n - i)) - 1;
+                }
+                if m == 0 {
+                    i += 8;
+                    continue;
+                }
+                i += m.trailing_zeros() as usize;
+            }
+            let w = match buf.get(i..i + 4) {
+                Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
+                _ => {
+                    let mut t = [0u8; 4];
+                    let rest = buf.get(i..).unwrap_or_default();
+                    for (x, &y) in t.iter_mut().zip(rest) {
+                        *x = y;
+                    }
+                    u32::from_le_bytes(t)
+                }
+            };
+            if self.maybe::<true>(w) != 0 {
+                if let Some(id) = self.at(hay, i, w) {
+                    let len = self.patterns.get(id).map_or(1, |p| p.len());
+                    f(id, i..i + len);
+                    i += len;
+                    continue;
+                }
+            }
+            i += 1;
+        }
     }
 }
 
@@ -295,12 +522,94 @@ mod tests {
         for l in &lines {
             let b = l.as_bytes();
             assert_eq!(has_link(b), reference(b), "{l}");
-            // The automaton's pass finds the same links.
+            // The matcher's pass finds the same links.
             let (_, url) = lx.scan(b, &b.to_ascii_lowercase());
             assert_eq!(url, has_link(b), "{l}");
             found += has_link(b) as usize;
         }
         assert!(found >= 6, "{found}");
+    }
+
+    /// The matcher against `aho_corasick` (leftmost-first, non-overlapping)
+    /// on the same patterns: the same matches, in order, on the lines of
+    /// the seeds and on text stitched from pieces of the patterns (where
+    /// overlaps, shared prefixes and line ends are dense).
+    #[test]
+    fn matcher_finds_what_aho_corasick_finds() {
+        use aho_corasick::{AhoCorasickBuilder, MatchKind};
+        let extra: Vec<String> = ["x", "ad", "coo", "© ", "read"].map(String::from).to_vec();
+        let keep: Vec<String> = ["cookie jar", "é", "ok"].map(String::from).to_vec();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/seeds");
+        let mut hays: Vec<Vec<u8>> = Vec::new();
+        for name in [
+            "000_e7f6ed2af000063c.txt",
+            "002_31699701fbb39e56.txt",
+            "003_240feac35cea67fe.txt",
+        ] {
+            let text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+            hays.extend(text.lines().map(|l| l.as_bytes().to_ascii_lowercase()));
+        }
+        // One, two and more first bytes of short patterns ("©" among
+        // them): each way of looking for them.
+        let x: Vec<String> = vec!["x".into()];
+        let ad_x: Vec<String> = vec!["ad".into(), "x".into()];
+        for (ex, kp) in [
+            (&[][..], &[][..]),
+            (&x[..], &[][..]),
+            (&ad_x[..], &[][..]),
+            (&extra[..], &keep[..]),
+        ] {
+            let lx = Lexicon::new(ex, kp).unwrap();
+            let pats = &lx.all.patterns;
+            assert!(pats.len() > 150);
+            let ac = AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(pats.iter().map(|p| &p[..]))
+                .unwrap();
+            // Pieces of patterns (prefixes, suffixes, whole), stitched
+            // together by a fixed pseudo-random sequence.
+            let mut pieces: Vec<Vec<u8>> = vec![b" ".to_vec(), b"e".to_vec(), vec![0xC2]];
+            for p in pats.iter() {
+                pieces.push(p.to_vec());
+                pieces.push(p[..p.len() / 2].to_vec());
+                pieces.push(p[p.len() / 3..].to_vec());
+            }
+            let mut state = 0x2545_F491_4F6C_DD1Du64;
+            let mut next = |n: usize| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state % n as u64) as usize
+            };
+            let mut all = hays.clone();
+            for _ in 0..3000 {
+                let k = 1 + next(8);
+                all.push(
+                    (0..k)
+                        .flat_map(|_| pieces[next(pieces.len())].clone())
+                        .collect(),
+                );
+            }
+            let mut total = 0;
+            for h in &all {
+                let want: Vec<(usize, std::ops::Range<usize>)> = ac
+                    .find_iter(&h[..])
+                    .map(|m| (m.pattern().as_usize(), m.range()))
+                    .collect();
+                let mut got = Vec::new();
+                lx.all.for_each_match(h, |id, r| got.push((id, r)));
+                assert_eq!(got, want, "{:?}", String::from_utf8_lossy(h));
+                // And with the zero padding of the line-features scratch.
+                let mut padded = h.clone();
+                padded.extend_from_slice(&[0; 16]);
+                got.clear();
+                lx.all
+                    .matches_in(&padded, h.len(), |id, r| got.push((id, r)));
+                assert_eq!(got, want, "{:?}", String::from_utf8_lossy(h));
+                total += got.len();
+            }
+            assert!(total > 3000, "{total}");
+        }
     }
 
     #[test]

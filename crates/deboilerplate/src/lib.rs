@@ -338,10 +338,32 @@ impl Removed {
 const MAX_LANG_ROUNDS: usize = 3;
 
 /// One decision round over a set of lines.
+#[derive(Default)]
 struct Decision {
     removed: Vec<Option<&'static str>>,
     z1: Vec<f32>,
     ctx: Vec<[f32; NF2]>,
+}
+
+/// Working buffers of [`context`].
+#[derive(Default)]
+struct ContextBufs {
+    active: Vec<usize>,
+    zc: Vec<f32>,
+    w: Vec<f32>,
+    pw: Vec<f32>,
+    pwz: Vec<f32>,
+}
+
+/// The buffers of one thread's documents, kept from one line, round and
+/// document to the next rather than allocated for each.
+#[derive(Default)]
+struct Buffers {
+    scratch: Scratch,
+    decision: Decision,
+    blank: Vec<bool>,
+    heads: Vec<bool>,
+    context: ContextBufs,
 }
 
 /// Score given to lines removed by a rule, for their neighbours' context.
@@ -370,6 +392,10 @@ impl Cleaner {
             lang: lang.map(str::to_string),
             ..Analysis::default()
         };
+        // Sized once (a count at memchr speed) rather than regrown line by line.
+        let n_lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
+        a.lines.reserve_exact(n_lines);
+        a.content.reserve_exact(n_lines);
         let mut pos = 0;
         let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]);
         for end in ends {
@@ -396,7 +422,26 @@ impl Cleaner {
             return a;
         }
         let stop = self.stopwords.for_lang(lang);
-        let mut scratch = Scratch::default();
+        // The line buffers of this thread, kept from one document to the next.
+        thread_local! {
+            static BUFFERS: std::cell::RefCell<Buffers> = std::cell::RefCell::default();
+        }
+        BUFFERS.with_borrow_mut(|bufs| self.decide_lines(text, lang, &mut a, stop, site, bufs));
+        a
+    }
+
+    /// The line features, profile lookups and decision rounds of
+    /// [`Self::analyse`], on lines already split.
+    fn decide_lines(
+        &self,
+        text: &str,
+        lang: Option<&str>,
+        a: &mut Analysis,
+        stop: &lang::WordSet,
+        site: Option<u64>,
+        bufs: &mut Buffers,
+    ) {
+        let scratch = &mut bufs.scratch;
         let count = a.content.len();
         let mut comment_markers = 0u32;
         // A site with too few documents has nothing learned: skip the lookups.
@@ -422,7 +467,7 @@ impl Cleaner {
                 lang,
                 stop,
                 &self.lexicon,
-                &mut scratch,
+                scratch,
             );
             if lf.hits.comment && lf.words <= 12 {
                 comment_markers += 1;
@@ -478,7 +523,8 @@ impl Cleaner {
         }
         let mut cur: Vec<usize> = (0..count).collect();
         for round in 0..MAX_ROUNDS {
-            let d = self.decide(&a, &fixed, &blanks, &cur);
+            self.decide(a, &fixed, &blanks, &cur, bufs);
+            let d = &mut bufs.decision;
             let mut any = false;
             for (j, &k) in cur.iter().enumerate() {
                 let removed = d.removed[j];
@@ -487,25 +533,34 @@ impl Cleaner {
             }
             if round == 0 {
                 // The first round's inputs, for the training bench.
-                a.z1 = d.z1;
-                a.ctx = d.ctx;
+                a.z1 = std::mem::take(&mut d.z1);
+                a.ctx = std::mem::take(&mut d.ctx);
             }
             if !any {
                 break;
             }
             cur.retain(|&k| a.lines[a.content[k]].removed.is_none());
         }
-        a
     }
 
     /// Decide the content lines `cur` (indices into `a.content`, in order)
     /// as if they were the whole document: positions, the comment zone,
     /// blank lines and neighbours are those among `cur`.
-    fn decide(&self, a: &Analysis, fixed: &[Fixed], blanks: &[u32], cur: &[usize]) -> Decision {
+    /// The result goes to `bufs.decision`.
+    fn decide(
+        &self,
+        a: &Analysis,
+        fixed: &[Fixed],
+        blanks: &[u32],
+        cur: &[usize],
+        bufs: &mut Buffers,
+    ) {
         let n = cur.len();
+        let Decision { removed, z1, ctx } = &mut bufs.decision;
         // Per-line features that depend on the other lines.
         let mut markers = 0u32;
-        let mut z1 = Vec::with_capacity(n);
+        z1.clear();
+        z1.reserve(n);
         for (pos, &k) in cur.iter().enumerate() {
             let lf = &a.features[k];
             z1.push(if fixed[k].decided {
@@ -524,7 +579,9 @@ impl Cleaner {
         // in later ones (`rebuild` writes none there).
         let first_round = n == a.content.len();
         let blank_in = |from: usize, to: usize| blanks.get(to) > blanks.get(from);
-        let mut blank = vec![false; n + 1];
+        let blank = &mut bufs.blank;
+        blank.clear();
+        blank.resize(n + 1, false);
         for j in 1..n {
             let (prev, this) = (a.content[cur[j - 1]], a.content[cur[j]]);
             blank[j] = blank_in(prev + 1, this);
@@ -534,11 +591,13 @@ impl Cleaner {
             blank[0] = blank_in(0, i0);
             blank[n] = blank_in(i1 + 1, a.lines.len());
         }
-        let ctx = context(fixed, cur, &z1, &blank);
-        let heads = headings(fixed, cur, &z1);
+        context(fixed, cur, z1, blank, ctx, &mut bufs.context);
+        let heads = &mut bufs.heads;
+        headings(fixed, cur, z1, heads);
         let threshold = logit(self.config.min_score as f32);
         let mut markers = 0u32;
-        let mut removed: Vec<Option<&'static str>> = Vec::with_capacity(n);
+        removed.clear();
+        removed.reserve(n);
         for (j, &k) in cur.iter().enumerate() {
             let lf = &a.features[k];
             let outside_comments = markers == 0;
@@ -568,7 +627,6 @@ impl Cleaner {
                 markers += fixed[k].marker as u32;
             }
         }
-        Decision { removed, z1, ctx }
     }
 
     /// The document count from which a line of a site with `docs`
@@ -629,16 +687,33 @@ fn logit(p: f32) -> f32 {
 /// the last). Lines already removed by a rule are left out of their
 /// neighbours' context: they are decided, and a run of "[VIDEO]" links must
 /// not drag the next article sentence down with it.
-fn context(fixed: &[Fixed], cur: &[usize], z1: &[f32], blank: &[bool]) -> Vec<[f32; NF2]> {
-    let active: Vec<usize> = (0..cur.len()).filter(|&j| !fixed[cur[j]].decided).collect();
+/// The features go to `out` (one per line of `cur`); `b` are working buffers.
+fn context(
+    fixed: &[Fixed],
+    cur: &[usize],
+    z1: &[f32],
+    blank: &[bool],
+    out: &mut Vec<[f32; NF2]>,
+    b: &mut ContextBufs,
+) {
+    let ContextBufs {
+        active,
+        zc,
+        w,
+        pw,
+        pwz,
+    } = b;
+    active.clear();
+    active.extend((0..cur.len()).filter(|&j| !fixed[cur[j]].decided));
     let n = active.len();
-    let zc: Vec<f32> = active
-        .iter()
-        .map(|&j| z1[j].clamp(-6.0, 6.0) / 3.0)
-        .collect();
-    let w: Vec<f32> = active.iter().map(|&j| fixed[cur[j]].weight).collect();
-    let mut pw = vec![0f32; n + 1];
-    let mut pwz = vec![0f32; n + 1];
+    zc.clear();
+    zc.extend(active.iter().map(|&j| z1[j].clamp(-6.0, 6.0) / 3.0));
+    w.clear();
+    w.extend(active.iter().map(|&j| fixed[cur[j]].weight));
+    pw.clear();
+    pw.resize(n + 1, 0f32);
+    pwz.clear();
+    pwz.resize(n + 1, 0f32);
     for j in 0..n {
         pw[j + 1] = pw[j] + w[j];
         pwz[j + 1] = pwz[j] + w[j] * zc[j];
@@ -655,7 +730,8 @@ fn context(fixed: &[Fixed], cur: &[usize], z1: &[f32], blank: &[bool]) -> Vec<[f
         }
     };
     let doc_mean = if pw[n] > 0.0 { pwz[n] / pw[n] } else { 0.0 };
-    let mut out = vec![[0f32; NF2]; cur.len()];
+    out.clear();
+    out.resize(cur.len(), [0f32; NF2]);
     for (j, &c) in active.iter().enumerate() {
         let blank_before = blank.get(c).copied().unwrap_or(false);
         let blank_after = blank.get(c + 1).copied().unwrap_or(false);
@@ -672,7 +748,6 @@ fn context(fixed: &[Fixed], cur: &[usize], z1: &[f32], blank: &[bool]) -> Vec<[f
             (j == 0 || j + 1 == n) as u8 as f32,
         ];
     }
-    out
 }
 
 /// Headings among the lines `cur`: a title-like line (3–25 words, no final
@@ -680,9 +755,10 @@ fn context(fixed: &[Fixed], cur: &[usize], z1: &[f32], blank: &[bool]) -> Vec<[f
 /// heading. News index pages repeat each article title right above its
 /// text, and the segment stage splits on those titles, so they must
 /// survive. Backward pass, O(n).
-fn headings(fixed: &[Fixed], cur: &[usize], z1: &[f32]) -> Vec<bool> {
+fn headings(fixed: &[Fixed], cur: &[usize], z1: &[f32], keep: &mut Vec<bool>) {
     let n = cur.len();
-    let mut keep = vec![false; n];
+    keep.clear();
+    keep.resize(n, false);
     let mut next_good = false;
     for j in (0..n).rev() {
         let fx = &fixed[cur[j]];
@@ -692,7 +768,6 @@ fn headings(fixed: &[Fixed], cur: &[usize], z1: &[f32]) -> Vec<bool> {
         keep[j] = fx.title_like && next_good;
         next_good = keep[j] || (fx.long && z1[j] > 1.0);
     }
-    keep
 }
 
 /// The kept lines, with one blank line between two kept lines wherever the

@@ -72,14 +72,19 @@ fn sample_run() -> &'static SampleRun {
         let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-sample-run");
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).unwrap();
+        // The hostile records first: the report shows the first 20
+        // documents of each reason, and the sample has more than 20
+        // duplicates of its own.
         let mut text = String::new();
-        MultiGzDecoder::new(std::fs::File::open(SAMPLE).unwrap())
-            .read_to_string(&mut text)
-            .unwrap();
         for r in hostile_records() {
             text.push_str(&r);
             text.push('\n');
         }
+        let mut sample = String::new();
+        MultiGzDecoder::new(std::fs::File::open(SAMPLE).unwrap())
+            .read_to_string(&mut sample)
+            .unwrap();
+        text.push_str(&sample);
         let input = root.join("input.jsonl");
         std::fs::write(&input, text).unwrap();
         let out = root.join("out");
