@@ -58,7 +58,10 @@ fn stable_stats(dir: &Path) -> Value {
 fn plan(work: &Path, out: &Path, extra: &[&str]) {
     let mut cmd = bin();
     cmd.arg("plan").arg("--work").arg(work).arg("-o").arg(out);
-    cmd.args(["--partitions", "3"]).args(extra).args(shards());
+    // Two shards (the default would make one of this small input).
+    cmd.args(["--partitions", "3", "--shards", "2"])
+        .args(extra)
+        .args(shards());
     ok(cmd.output().unwrap());
 }
 
@@ -191,7 +194,8 @@ fn a_plan_without_dedupe_writes_its_output_from_the_clean_tasks() {
         .arg("-c")
         .arg(&config)
         .arg("--work")
-        .arg(&work);
+        .arg(&work)
+        .args(["--shards", "2"]);
     ok(cmd.arg("-o").arg(&out).args(shards()).output().unwrap());
     let o = ok(run_plan(&work, None));
     let said = String::from_utf8_lossy(&o.stderr);

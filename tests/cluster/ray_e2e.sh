@@ -99,7 +99,7 @@ grep -q 'harbourgazette.example' "$tmp/run/docs.jsonl" \
   || die "fixture: the footer frequent only across both shards was not removed by sluicebox run"
 ok "fixture: cross-shard exact and near duplicates rejected, cross-shard footer removed"
 
-"$bin" plan -c "$config" --work "$tmp/w1" -o "$tmp/out1" --partitions 2 "${inputs[@]}" > "$tmp/plan1.log" 2>&1 \
+"$bin" plan -c "$config" --work "$tmp/w1" -o "$tmp/out1" --partitions 2 --shards 2 "${inputs[@]}" > "$tmp/plan1.log" 2>&1 \
   || { cat "$tmp/plan1.log" >&2; die "sluicebox plan failed"; }
 [ -f "$tmp/w1/plan.json" ] || die "sluicebox plan wrote no $tmp/w1/plan.json"
 total="$(markers "$tmp/w1/plan.json" | wc -l)"
@@ -119,7 +119,7 @@ ok "(b) second driver run: 0 ran, $total skipped"
 same_output "$tmp/run" "$tmp/out1" "(b) output after the second run"
 
 # (c) a task aborted halfway, then a rerun
-"$bin" plan -c "$config" --work "$tmp/w2" -o "$tmp/out2" --partitions 2 "${inputs[@]}" > "$tmp/plan2.log" 2>&1 \
+"$bin" plan -c "$config" --work "$tmp/w2" -o "$tmp/out2" --partitions 2 --shards 2 "${inputs[@]}" > "$tmp/plan2.log" 2>&1 \
   || { cat "$tmp/plan2.log" >&2; die "sluicebox plan (fresh work dir) failed"; }
 markers "$tmp/w2/plan.json" > "$tmp/markers2"
 grep -q '^clean ' "$tmp/markers2" || die "the plan has no stage named clean"

@@ -18,6 +18,12 @@ pub trait ProfileBuilder: Send {
     fn finish(self: Box<Self>) -> Result<Vec<u8>, StageError>;
     /// For `merge`: downcast support.
     fn as_any(self: Box<Self>) -> Box<dyn std::any::Any>;
+    /// Whether [`ProfileBuilder::merge`] gives the same result in any order
+    /// and grouping (sums, say). A cluster plan then merges a shard's file
+    /// partials before saving them, instead of saving one per file.
+    fn merge_is_order_free(&self) -> bool {
+        false
+    }
     /// Cluster plans: this partial as bytes, so that another process can
     /// fold it in with [`ProfileBuilder::merge_saved`]. Stages that cannot
     /// say `Err`, and `sluicebox plan` refuses their configs.

@@ -507,6 +507,12 @@ impl ProfileBuilder for SiteProfileBuilder {
     }
 
     /// See [`SiteProfileBuilder::save_partial_bytes`].
+    /// Counts add up with saturation, which gives the same cells in any
+    /// order and grouping.
+    fn merge_is_order_free(&self) -> bool {
+        true
+    }
+
     fn save_partial(&mut self) -> Result<Vec<u8>, StageError> {
         Ok(self.save_partial_bytes())
     }

@@ -244,11 +244,20 @@ pub fn make_plan(
     if inputs.is_empty() {
         return Err("no input files".into());
     }
-    let n_shards = req.shards.unwrap_or(inputs.len()).clamp(1, inputs.len());
-    // Consecutive runs of files, sizes as even as whole files allow.
-    let shards: Vec<Vec<usize>> = (0..n_shards)
-        .map(|s| (s * inputs.len() / n_shards..(s + 1) * inputs.len() / n_shards).collect())
+    let sizes: Vec<u64> = req
+        .inputs
+        .iter()
+        .map(|f| f.size.unwrap_or(0).max(1))
         .collect();
+    let total: u64 = sizes.iter().sum();
+    // Default: about SHARD_BYTES of input (on disk) per shard, so that a
+    // task's fixed cost (start, loading the profile) stays small beside
+    // its work.
+    let n_shards = req
+        .shards
+        .unwrap_or(total.div_ceil(SHARD_BYTES) as usize)
+        .clamp(1, inputs.len());
+    let shards = balanced_runs(&sizes, n_shards);
     let work = absolute(&req.work);
     let output = absolute(&req.output);
     let plan_path = work.join("plan.json");
@@ -301,6 +310,33 @@ pub fn make_plan(
         batch_size: req.batch_size,
         stages,
     })
+}
+
+/// Default input bytes (on disk) per shard.
+pub const SHARD_BYTES: u64 = 256 << 20;
+
+/// Split files (by size, in order) into `n` consecutive non-empty runs of
+/// about equal bytes.
+fn balanced_runs(sizes: &[u64], n: usize) -> Vec<Vec<usize>> {
+    let n = n.clamp(1, sizes.len().max(1));
+    let total: u64 = sizes.iter().sum();
+    let mut runs: Vec<Vec<usize>> = Vec::with_capacity(n);
+    let mut acc = 0u64;
+    for (i, &size) in sizes.iter().enumerate() {
+        let left = sizes.len() - i;
+        let open = runs.len();
+        // Start a new run when this one has its share, or when the files
+        // left are just enough to give every remaining run one.
+        let share = total * open as u64 / n as u64;
+        if runs.is_empty() || (open < n && (acc >= share || left <= n - open)) {
+            runs.push(Vec::new());
+        }
+        if let Some(r) = runs.last_mut() {
+            r.push(i);
+        }
+        acc += size;
+    }
+    runs
 }
 
 /// Write `plan.json` into the work directory (and create the directory).
@@ -579,27 +615,67 @@ fn task_profile(cx: &Ctx, s: usize) -> Result<(), String> {
     let w2 = writer.clone();
     let mut opts = cx.options(inputs);
     opts.print_errors = false;
+    // Order-free partials (sums) are merged here and saved once per shard;
+    // the others are saved per file, for the merge task to fold in order.
+    let held: Arc<Mutex<Partials>> = Arc::new(Mutex::new(Vec::new()));
+    let h2 = held.clone();
+    let save = move |file: u64, partials: &mut Partials| -> Result<(), String> {
+        let (mut f, mut st, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
+        for (id, p) in ids.iter().zip(partials.iter_mut()) {
+            if let Some(p) = p {
+                bytes.push(p.save_partial().map_err(|e| format!("stage `{id}`: {e}"))?);
+                f.push(file);
+                st.push(id.clone());
+            }
+        }
+        let mut w = w2.lock().map_err(|_| "internal: writer lost".to_string())?;
+        match w.as_mut() {
+            Some(w) => w.write(vec![Col::U64(f), Col::Str(st), Col::Bin(bytes)]),
+            None => Err("internal: writer lost".into()),
+        }
+    };
+    let save = Arc::new(Mutex::new(save));
+    let save2 = save.clone();
     profile::profile_files(
         &cx.config,
         &cx.registry,
         opts,
-        move |n, mut partials: Partials| {
+        move |n, partials: Partials| {
             let file = files.get(n as usize).or(files.last()).copied().unwrap_or(0);
-            let (mut f, mut st, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
-            for (id, p) in ids.iter().zip(partials.iter_mut()) {
-                if let Some(p) = p {
-                    bytes.push(p.save_partial().map_err(|e| format!("stage `{id}`: {e}"))?);
-                    f.push(file);
-                    st.push(id.clone());
+            let mut held = h2
+                .lock()
+                .map_err(|_| "internal: partials lost".to_string())?;
+            if held.is_empty() {
+                held.resize_with(partials.len(), || None);
+            }
+            let mut now: Partials = Vec::with_capacity(partials.len());
+            for (k, p) in partials.into_iter().enumerate() {
+                match p {
+                    Some(p) if p.merge_is_order_free() => {
+                        match held.get_mut(k) {
+                            Some(Some(h)) => h.merge(p),
+                            Some(slot) => *slot = Some(p),
+                            None => return Err("internal: partials lost".into()),
+                        }
+                        now.push(None);
+                    }
+                    other => now.push(other),
                 }
             }
-            let mut w = w2.lock().map_err(|_| "internal: writer lost".to_string())?;
-            match w.as_mut() {
-                Some(w) => w.write(vec![Col::U64(f), Col::Str(st), Col::Bin(bytes)]),
-                None => Err("internal: writer lost".into()),
-            }
+            let save = save2
+                .lock()
+                .map_err(|_| "internal: writer lost".to_string())?;
+            (*save)(file, &mut now)
         },
     )?;
+    let mut rest = held
+        .lock()
+        .map(|mut h| std::mem::take(&mut *h))
+        .unwrap_or_default();
+    if let Ok(save) = save.lock() {
+        let first = cx.plan.shards[s].first().copied().unwrap_or(0) as u64;
+        (*save)(first, &mut rest)?;
+    }
     let w = writer.lock().ok().and_then(|mut w| w.take());
     w.ok_or("internal: writer lost")?.commit()
 }
@@ -1286,9 +1362,21 @@ fn task_decide(cx: &Ctx) -> Result<(), String> {
 // ---- write ----
 
 fn task_write(cx: &Ctx, s: usize, started: Instant) -> Result<(), String> {
-    let profiles = cx.profiles()?;
-    let plan =
-        Plan::build(&cx.config, &cx.registry, &profiles, false).map_err(|e| e.to_string())?;
+    // The stages before dedupe ran in the clean task; build the learning
+    // ones (and load the profile) only if one comes after dedupe.
+    let learner_after = cx.chain.dedupe.is_some_and(|d| {
+        cx.config
+            .stages
+            .iter()
+            .skip(d + 1)
+            .any(|e| cx.registry.get(&e.type_name).is_some_and(|f| f.learns()))
+    });
+    let plan = if learner_after {
+        Plan::build(&cx.config, &cx.registry, &cx.profiles()?, false)
+    } else {
+        Plan::build(&cx.config, &cx.registry, &ProfileSet::new(), true)
+    }
+    .map_err(|e| e.to_string())?;
     let stage_ids: Vec<String> = plan.stages.iter().map(|st| st.id.clone()).collect();
     let n_stages = stage_ids.len();
     let shared = Arc::new(Shared::new(
@@ -1656,4 +1744,32 @@ pub fn run_plan(
         total.skipped += skipped;
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::balanced_runs;
+
+    #[test]
+    fn shards_are_consecutive_nonempty_and_balanced_by_size() {
+        // The web corpus's file sizes (KB on disk): one big file among small.
+        let sizes = [
+            839, 709, 656, 4364, 168, 93, 6087, 21, 24, 1531, 647, 796, 4147,
+        ];
+        for n in 1..=sizes.len() {
+            let runs = balanced_runs(&sizes, n);
+            assert_eq!(runs.len(), n);
+            let flat: Vec<usize> = runs.iter().flatten().copied().collect();
+            assert_eq!(flat, (0..sizes.len()).collect::<Vec<_>>());
+            assert!(runs.iter().all(|r| !r.is_empty()));
+        }
+        let two = balanced_runs(&sizes, 2);
+        let bytes: Vec<u64> = two
+            .iter()
+            .map(|r| r.iter().map(|&i| sizes[i]).sum())
+            .collect();
+        assert!(bytes[0].abs_diff(bytes[1]) < 6087, "{bytes:?}");
+        assert_eq!(balanced_runs(&[5, 5], 2), vec![vec![0], vec![1]]);
+        assert_eq!(balanced_runs(&[1], 3), vec![vec![0]]);
+    }
 }
