@@ -1204,30 +1204,17 @@ mod tests {
     fn one_pass_scan_matches_the_reference_on_real_lines() {
         // Every line of the seed pages, plus lines that mix ASCII runs with
         // other letters, digits, CJK and capitals (the scan's slow paths).
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/seeds");
-        let mut lines: Vec<String> = [
-            "Café au lait, naïve Ünited crème brûlée — 2023 Élysée",
-            "The THE tHe and AND of OF: http://www.example.com/x",
-            "政府は水曜日、エネルギー危機の影響を受けた企業への支援を延長すると発表した。",
-            "Мы используем файлы cookie и ДРУГИЕ технологии",
-            "abc漢字def ½ ² x86_64 über-cool İstanbul",
-            "Die Bundesregierung hat am Mittwoch beschlossen, die Hilfen auszuweiten.",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        for name in [
-            "000_e7f6ed2af000063c.txt",
-            "002_31699701fbb39e56.txt",
-            "003_240feac35cea67fe.txt",
-        ] {
-            let text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
-            lines.extend(
-                text.lines()
-                    .map(|l| l.trim().to_string())
-                    .filter(|l| !l.is_empty()),
-            );
-        }
+        let lines = crate::seed_lines(
+            &[
+                "Café au lait, naïve Ünited crème brûlée — 2023 Élysée",
+                "The THE tHe and AND of OF: http://www.example.com/x",
+                "政府は水曜日、エネルギー危機の影響を受けた企業への支援を延長すると発表した。",
+                "Мы используем файлы cookie и ДРУГИЕ технологии",
+                "abc漢字def ½ ² x86_64 über-cool İstanbul",
+                "Die Bundesregierung hat am Mittwoch beschlossen, die Hilfen auszuweiten.",
+            ],
+            false,
+        );
         let sw = crate::lang::Stopwords::load();
         let lexicon = Lexicon::new(&[], &[]).unwrap();
         let mut scratch = Scratch::default();
@@ -1258,34 +1245,21 @@ mod tests {
 
     #[test]
     fn fast_scan_agrees_with_the_exact_scan() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/seeds");
-        let mut lines: Vec<String> = [
-            "Café au lait, naïve Ünited crème brûlée — 2023 Élysée",
-            "  ,,Leading | separators / and > trailing ones;; ",
-            "“Quoted” ‘text’ – with\u{a0}no-break\u{a0}spaces… and ½ ² Ⅻ numbers 3rd",
-            "ŞİMDİ İZLE: Ǆemal ÀÉÎÕÜ ÿ ß İstanbul'da",
-            "Мы используем файлы cookie и ДРУГИЕ технологии, Поделиться",
-            "Rząd zapowiedział w środę, że przedłuży pomoc dla firm.",
-            "x",
-            "«»",
-            "a\u{301}b e\u{301}",
-            "supercalifragilisticexpialidocious-and-more words the",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        for name in [
-            "000_e7f6ed2af000063c.txt",
-            "002_31699701fbb39e56.txt",
-            "003_240feac35cea67fe.txt",
-        ] {
-            let text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
-            lines.extend(
-                text.lines()
-                    .map(|l| l.trim().to_string())
-                    .filter(|l| !l.is_empty()),
-            );
-        }
+        let lines = crate::seed_lines(
+            &[
+                "Café au lait, naïve Ünited crème brûlée — 2023 Élysée",
+                "  ,,Leading | separators / and > trailing ones;; ",
+                "“Quoted” ‘text’ – with\u{a0}no-break\u{a0}spaces… and ½ ² Ⅻ numbers 3rd",
+                "ŞİMDİ İZLE: Ǆemal ÀÉÎÕÜ ÿ ß İstanbul'da",
+                "Мы используем файлы cookie и ДРУГИЕ технологии, Поделиться",
+                "Rząd zapowiedział w środę, że przedłuży pomoc dla firm.",
+                "x",
+                "«»",
+                "a\u{301}b e\u{301}",
+                "supercalifragilisticexpialidocious-and-more words the",
+            ],
+            false,
+        );
         let sw = crate::lang::Stopwords::load();
         let (mut fast_scratch, mut exact_scratch) = (Scratch::default(), Scratch::default());
         let mut checked = 0;

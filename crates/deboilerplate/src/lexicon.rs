@@ -487,8 +487,8 @@ mod tests {
             let has = |n: &[u8]| b.windows(n.len()).any(|w| w == n);
             has(b"http") || has(b"www.") || has(b".com/") || (has(b"@") && has(b"."))
         };
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/seeds");
-        let mut lines: Vec<String> = [
+        let mut lines = crate::seed_lines(
+            &[
             "for more diplomat news/breaking news follow our twitter https://twitter.com/diplomattimes",
             "Source : Wikipedia, https://www.state.gov/,\u{a0} Blinken Twitter.",
             "write to editor@example.org today",
@@ -496,18 +496,9 @@ mod tests {
             "the whole thing. And then @someone said",
             "visit www.example.org or example.com/news",
             "www", "ww.", "http", "htt", ".com", ".com/", "h", "@", "@.", "", "ahttp", "xwww.y",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        for name in [
-            "000_e7f6ed2af000063c.txt",
-            "002_31699701fbb39e56.txt",
-            "003_240feac35cea67fe.txt",
-        ] {
-            let text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
-            lines.extend(text.lines().map(str::to_string));
-        }
+            ],
+            true,
+        );
         lines.extend(
             [
                 "HTTP://EXAMPLE.COM/",

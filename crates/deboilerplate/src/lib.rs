@@ -886,6 +886,31 @@ impl ParallelStage for Cleaner {
     }
 }
 
+/// Test helper: `extra`, then every line of the three seed pages (trimmed
+/// and without empty lines unless `raw`).
+#[cfg(test)]
+pub(crate) fn seed_lines(extra: &[&str], raw: bool) -> Vec<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/seeds");
+    let mut lines: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    for name in [
+        "000_e7f6ed2af000063c.txt",
+        "002_31699701fbb39e56.txt",
+        "003_240feac35cea67fe.txt",
+    ] {
+        let text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+        if raw {
+            lines.extend(text.lines().map(str::to_string));
+        } else {
+            lines.extend(
+                text.lines()
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty()),
+            );
+        }
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,7 +28,8 @@ pub use reader::{read_input, RawKind, RawRecord};
 pub use record::{parse_record, RecordOptions};
 pub use warc::ReadSummary;
 pub use writer::{
-    document_json, AtomicFile, JsonlWriter, OutputCompression, OutputFormat, OutputWriter,
+    document_json, write_file_atomic, AtomicFile, JsonlWriter, OutputCompression, OutputFormat,
+    OutputWriter,
 };
 
 use thiserror::Error;

@@ -75,6 +75,23 @@ impl AtomicFile {
     }
 }
 
+/// Write `parts` (concatenated) to `path` through an [`AtomicFile`]: the
+/// file appears whole or not at all. The error names the file.
+pub fn write_file_atomic(path: &Path, parts: &[&[u8]]) -> Result<(), String> {
+    let err = |e: io::Error| {
+        format!(
+            "{}: write failed: {}",
+            path.display(),
+            crate::input::describe(&e)
+        )
+    };
+    let mut f = AtomicFile::create(path).map_err(err)?;
+    for part in parts {
+        f.write_all(part).map_err(err)?;
+    }
+    f.commit().map_err(err)
+}
+
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self.file.as_mut() {

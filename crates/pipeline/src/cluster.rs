@@ -581,17 +581,7 @@ pub fn run_task(
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    use std::io::Write;
-    let err = |e: std::io::Error| {
-        format!(
-            "{}: write failed: {}",
-            path.display(),
-            sluicebox_io::input::describe(&e)
-        )
-    };
-    let mut f = sluicebox_io::AtomicFile::create(path).map_err(err)?;
-    f.write_all(bytes).map_err(err)?;
-    f.commit().map_err(err)
+    sluicebox_io::write_file_atomic(path, &[bytes])
 }
 
 // ---- profile ----
@@ -978,22 +968,102 @@ fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>, String> {
         .map_err(|e| format!("cannot start {threads} worker threads: {e}"))
 }
 
-fn task_clean(cx: &Ctx, s: usize, started: Instant) -> Result<(), String> {
-    let profiles = cx.profiles()?;
-    let plan =
-        Plan::build(&cx.config, &cx.registry, &profiles, false).map_err(|e| e.to_string())?;
-    let stage_ids: Vec<String> = plan.stages.iter().map(|st| st.id.clone()).collect();
-    let n_stages = stage_ids.len();
-    let shared = Arc::new(Shared::new(
-        &cx.config,
-        stage_ids.clone(),
-        plan.decodes.clone(),
-    ));
-    let (pars, ords) = phases_of(plan);
+/// A task's chain: the built plan's phases, the stage ids and the state
+/// the runner's workers share.
+struct Runtime {
+    pars: Vec<crate::runner::ParallelPart>,
+    ords: Vec<Option<crate::runner::OrderedPart>>,
+    stage_ids: Vec<String>,
+    shared: Arc<Shared>,
+}
+
+impl Runtime {
+    /// `learning`: leave the learning stages out (no profile needed).
+    fn build(cx: &Ctx, learning: bool) -> Result<Runtime, String> {
+        let plan = if learning {
+            Plan::build(&cx.config, &cx.registry, &ProfileSet::new(), true)
+        } else {
+            Plan::build(&cx.config, &cx.registry, &cx.profiles()?, false)
+        }
+        .map_err(|e| e.to_string())?;
+        let stage_ids: Vec<String> = plan.stages.iter().map(|st| st.id.clone()).collect();
+        let shared = Arc::new(Shared::new(
+            &cx.config,
+            stage_ids.clone(),
+            plan.decodes.clone(),
+        ));
+        let (pars, ords) = phases_of(plan);
+        Ok(Runtime {
+            pars,
+            ords,
+            stage_ids,
+            shared,
+        })
+    }
+}
+
+/// A sink with empty stats for every stage, shared with the sink thread.
+fn sink_of(
+    stage_ids: &[String],
+    docs: Option<OutputWriter>,
+    rejects: Option<OutputWriter>,
+) -> TaskSink {
     let mut stats = Stats::default();
-    for id in &stage_ids {
+    for id in stage_ids {
         stats.stage_mut(id);
     }
+    let sink = Sink::new(docs, rejects, stats, stage_ids.len(), true);
+    TaskSink(Arc::new(Mutex::new(Some(sink))))
+}
+
+/// The sink of a task's run, written on the sink thread, taken back after.
+#[derive(Clone)]
+struct TaskSink(Arc<Mutex<Option<Sink>>>);
+
+impl TaskSink {
+    /// The function the engine calls with each batch, in order.
+    fn writer(&self, shared: &Arc<Shared>) -> impl FnMut(Batch) + Send + 'static {
+        let (me, shared) = (self.clone(), shared.clone());
+        move |b| {
+            if let Ok(mut g) = me.0.lock() {
+                if let Some(s) = g.as_mut() {
+                    s.write(&shared, b);
+                }
+            }
+        }
+    }
+
+    /// Set the spill of a cut chain.
+    fn set_spill(&self, spill: crate::runner::Spill) {
+        if let Ok(mut g) = self.0.lock() {
+            if let Some(s) = g.as_mut() {
+                s.spill = Some(spill);
+            }
+        }
+    }
+
+    /// The sink after the run, unless the run failed.
+    fn take(&self, shared: &Shared) -> Result<Sink, String> {
+        if let Some(f) = shared.fatal.lock().ok().and_then(|f| f.clone()) {
+            return Err(f);
+        }
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut g| g.take())
+            .ok_or_else(|| "internal: output writer lost".to_string())
+    }
+}
+
+fn task_clean(cx: &Ctx, s: usize, started: Instant) -> Result<(), String> {
+    let Runtime {
+        pars,
+        ords,
+        stage_ids,
+        shared,
+    } = Runtime::build(cx, false)?;
+    let rt_ids = stage_ids.clone();
+    let n_stages = stage_ids.len();
     let name = Ctx::shard_name(s);
     let clean_dir = cx.dir("clean")?;
     let cut = cx.chain.dedupe.is_some();
@@ -1005,7 +1075,7 @@ fn task_clean(cx: &Ctx, s: usize, started: Instant) -> Result<(), String> {
             OutputCompression::None,
             0,
         );
-        let mut sink = Sink::new(None, Some(rejects), stats, n_stages, true);
+        let sink = sink_of(&rt_ids, None, Some(rejects));
         let keys_dir = cx.dir("keys")?;
         let by_source = ords
             .first()
@@ -1034,7 +1104,7 @@ fn task_clean(cx: &Ctx, s: usize, started: Instant) -> Result<(), String> {
         };
         let spiller = Arc::new(Mutex::new(Some(spiller)));
         let sp = spiller.clone();
-        sink.spill = Some(Box::new(move |doc, prepared| match sp.lock() {
+        sink.set_spill(Box::new(move |doc, prepared| match sp.lock() {
             Ok(mut g) => match g.as_mut() {
                 Some(sp) => sp.spill(doc, prepared),
                 None => Err("internal: spill lost".into()),
@@ -1044,10 +1114,7 @@ fn task_clean(cx: &Ctx, s: usize, started: Instant) -> Result<(), String> {
         (sink, Some(spiller))
     } else {
         let (docs, rejects) = output_writers(cx, s)?;
-        (
-            Sink::new(Some(docs), Some(rejects), stats, n_stages, true),
-            None,
-        )
+        (sink_of(&rt_ids, Some(docs), Some(rejects)), None)
     };
     // Only the part before dedupe runs here (all of it without dedupe).
     let mut phases = Vec::new();
@@ -1061,9 +1128,6 @@ fn task_clean(cx: &Ctx, s: usize, started: Instant) -> Result<(), String> {
     }
     let inputs = cx.shard_inputs(s)?;
     let opts = cx.options(inputs);
-    let sink_arc = Arc::new(Mutex::new(Some(sink)));
-    let s_in = sink_arc.clone();
-    let sh_sink = shared.clone();
     crate::runner::drive(
         &cx.config,
         opts,
@@ -1071,29 +1135,15 @@ fn task_clean(cx: &Ctx, s: usize, started: Instant) -> Result<(), String> {
         n_stages,
         phases,
         ReadFrom::default(),
-        move |b| {
-            if let Ok(mut g) = s_in.lock() {
-                if let Some(s) = g.as_mut() {
-                    s.write(&sh_sink, b);
-                }
-            }
-        },
+        sink.writer(&shared),
     )?;
-    if let Some(f) = shared.fatal.lock().ok().and_then(|f| f.clone()) {
-        return Err(f);
-    }
-    let sink = sink_arc
-        .lock()
-        .ok()
-        .and_then(|mut g| g.take())
-        .ok_or("internal: output writer lost")?;
     let Sink {
         docs,
         rejects,
         stats,
         busy_ns,
         ..
-    } = sink;
+    } = sink.take(&shared)?;
     if let Some(sp) = spiller.and_then(|sp| sp.lock().ok().and_then(|mut g| g.take())) {
         let mut sp = sp;
         sp.flush(true)?;
@@ -1371,20 +1421,13 @@ fn task_write(cx: &Ctx, s: usize, started: Instant) -> Result<(), String> {
             .skip(d + 1)
             .any(|e| cx.registry.get(&e.type_name).is_some_and(|f| f.learns()))
     });
-    let plan = if learner_after {
-        Plan::build(&cx.config, &cx.registry, &cx.profiles()?, false)
-    } else {
-        Plan::build(&cx.config, &cx.registry, &ProfileSet::new(), true)
-    }
-    .map_err(|e| e.to_string())?;
-    let stage_ids: Vec<String> = plan.stages.iter().map(|st| st.id.clone()).collect();
+    let Runtime {
+        pars,
+        ords,
+        stage_ids,
+        shared,
+    } = Runtime::build(cx, !learner_after)?;
     let n_stages = stage_ids.len();
-    let shared = Arc::new(Shared::new(
-        &cx.config,
-        stage_ids.clone(),
-        plan.decodes.clone(),
-    ));
-    let (pars, ords) = phases_of(plan);
     let name = Ctx::shard_name(s);
     // Decisions of this shard, by document number.
     let mut decisions: Vec<(u64, Judgement)> = Vec::new();
@@ -1456,19 +1499,7 @@ fn task_write(cx: &Ctx, s: usize, started: Instant) -> Result<(), String> {
     for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         rejects.write_record(line)?;
     }
-    let mut stats = Stats::default();
-    for id in &stage_ids {
-        stats.stage_mut(id);
-    }
-    let sink = Arc::new(Mutex::new(Some(Sink::new(
-        Some(docs),
-        Some(rejects),
-        stats,
-        n_stages,
-        true,
-    ))));
-    let s_in = sink.clone();
-    let sh_sink = shared.clone();
+    let sink = sink_of(&stage_ids, Some(docs), Some(rejects));
     let docs_path = cx
         .plan
         .work
@@ -1559,32 +1590,18 @@ fn task_write(cx: &Ctx, s: usize, started: Instant) -> Result<(), String> {
                 }
             }
         },
-        move |b: Batch| {
-            if let Ok(mut g) = s_in.lock() {
-                if let Some(s) = g.as_mut() {
-                    s.write(&sh_sink, b);
-                }
-            }
-        },
+        sink.writer(&shared),
     );
     if let Some(e) = source_err.lock().ok().and_then(|mut e| e.take()) {
         return Err(e);
     }
-    if let Some(f) = shared.fatal.lock().ok().and_then(|f| f.clone()) {
-        return Err(f);
-    }
-    let sink = sink
-        .lock()
-        .ok()
-        .and_then(|mut g| g.take())
-        .ok_or("internal: output writer lost")?;
     let Sink {
         docs,
         rejects,
         stats,
         busy_ns,
         ..
-    } = sink;
+    } = sink.take(&shared)?;
     let mut first = true;
     for w in [docs, rejects].into_iter().flatten() {
         w.finish()?;

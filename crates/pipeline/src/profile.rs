@@ -22,20 +22,9 @@ const MAGIC: &[u8; 8] = b"SLBXPRF1";
 
 /// Write a profile set to `path` (atomically).
 pub fn save(path: &Path, set: &ProfileSet) -> Result<(), String> {
-    use std::io::Write;
     let entries: Vec<(String, Vec<u8>)> = set.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let body = postcard::to_stdvec(&entries).map_err(|e| format!("cannot encode profile: {e}"))?;
-    let err = |e: std::io::Error| {
-        format!(
-            "{}: write failed: {}",
-            path.display(),
-            sluicebox_io::input::describe(&e)
-        )
-    };
-    let mut f = sluicebox_io::AtomicFile::create(path).map_err(err)?;
-    f.write_all(MAGIC).map_err(err)?;
-    f.write_all(&body).map_err(err)?;
-    f.commit().map_err(err)
+    sluicebox_io::write_file_atomic(path, &[MAGIC.as_slice(), &body])
 }
 
 /// Read a profile set written by [`save`].

@@ -1276,19 +1276,8 @@ impl Drop for FinishOnDrop {
 }
 
 fn write_atomic(path: &std::path::Path, value: &Value) -> Result<(), String> {
-    use std::io::Write;
-    let err = |e: std::io::Error| {
-        format!(
-            "{}: write failed: {}",
-            path.display(),
-            sluicebox_io::input::describe(&e)
-        )
-    };
-    let mut f = sluicebox_io::AtomicFile::create(path).map_err(err)?;
     let text = serde_json::to_string_pretty(value).unwrap_or_default();
-    f.write_all(text.as_bytes()).map_err(err)?;
-    f.write_all(b"\n").map_err(err)?;
-    f.commit().map_err(err)
+    sluicebox_io::write_file_atomic(path, &[text.as_bytes(), b"\n"])
 }
 
 /// The `stats.json` document. Everything except `timings`, `command` and
