@@ -186,6 +186,9 @@ def run_task_here(argv, extra_env, task_id):
                     stdout=out,
                     stderr=err,
                     preexec_fn=_die_with_parent_hook(),
+                    # Its own process group, so a cancel also stops what the
+                    # task started (a shell's children outlive a killed shell).
+                    start_new_session=True,
                 )
             except OSError as e:
                 # The program is missing or not executable on this node.
@@ -203,7 +206,10 @@ def run_task_here(argv, extra_env, task_id):
                         except subprocess.TimeoutExpired:
                             pass
                 except BaseException:
-                    proc.kill()
+                    try:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    except OSError:
+                        proc.kill()
                     proc.wait()
                     raise
         return {
