@@ -178,40 +178,43 @@ def run_task_here(argv, extra_env, task_id):
         out_path = os.path.join(tmp, "stdout")
         err_path = os.path.join(tmp, "stderr")
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            proc = None
+            code = None
             try:
-                proc = subprocess.Popen(
-                    argv,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    preexec_fn=_die_with_parent_hook(),
-                    # Its own process group, so a cancel also stops what the
-                    # task started (a shell's children outlive a killed shell).
-                    start_new_session=True,
-                )
-            except OSError as e:
-                # The program is missing or not executable on this node.
-                err.write(f"cannot start {argv[0]}: {e.strerror}\n".encode())
-                proc = None
-                code = 127
-            if proc is not None:
                 try:
-                    # Wait in short steps: ray.cancel interrupts a task between
-                    # Python steps, never inside one long blocking wait.
-                    while True:
-                        try:
-                            code = proc.wait(timeout=0.5)
-                            break
-                        except subprocess.TimeoutExpired:
-                            pass
-                except BaseException:
+                    proc = subprocess.Popen(
+                        argv,
+                        env=env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=out,
+                        stderr=err,
+                        preexec_fn=_die_with_parent_hook(),
+                        # Its own process group, so a cancel also stops what
+                        # the task started (a shell's children outlive a
+                        # killed shell).
+                        start_new_session=True,
+                    )
+                except OSError as e:
+                    # The program is missing or not executable on this node.
+                    err.write(f"cannot start {argv[0]}: {e.strerror}\n".encode())
+                    code = 127
+                # Wait in short steps: ray.cancel interrupts a task between
+                # Python steps, never inside one long blocking wait.
+                while proc is not None:
+                    try:
+                        code = proc.wait(timeout=0.5)
+                        break
+                    except subprocess.TimeoutExpired:
+                        pass
+            finally:
+                # Cancelled (or anything else) before the task ended: stop
+                # its whole process group.
+                if proc is not None and proc.poll() is None:
                     try:
                         os.killpg(proc.pid, signal.SIGKILL)
                     except OSError:
                         proc.kill()
                     proc.wait()
-                    raise
         return {
             "id": task_id,
             "code": code,
