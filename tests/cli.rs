@@ -267,6 +267,34 @@ fn config_typos_are_located_with_the_valid_keys() {
     );
 }
 
+/// The spinner's `rescore_above`: set in a config it shows in the effective
+/// chain; out of range it is a located error.
+#[test]
+fn spinner_rescore_above_is_a_checked_option() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    let write = |v: &str| {
+        std::fs::write(
+            &cfg,
+            format!("[[stages]]\nid = \"spin\"\ntype = \"spinner\"\nrescore_above = {v}\n"),
+        )
+        .unwrap()
+    };
+    write("0.2");
+    let o = run(&["check", "-c", cfg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("rescore_above = 0.2"));
+    write("1.5");
+    let o = run(&["check", "-c", cfg.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("stages[0] (id = \"spin\")")
+            && e.contains("rescore_above must be between 0 and 1"),
+        "{e}"
+    );
+}
+
 #[test]
 fn every_config_file_loads() {
     let mut n = 0;
@@ -310,6 +338,7 @@ fn stages_lists_options_and_reasons() {
         "no_content:",
         "spinner (learns: profile pass)\n",
         "action = \"repair\"",
+        "rescore_above = 0.3",
         "spun:",
         "dedupe\n",
         "threshold = 0.8",
