@@ -400,22 +400,7 @@ impl Counts {
         if len > stop.max_len() {
             return;
         }
-        // The key is the token's bytes as little-endian words, zero padded:
-        // whole-word loads, the bytes past the token masked off.
-        let word = |j: usize| -> u64 {
-            let off = start + 8 * j;
-            let w = lower
-                .get(off..off + 8)
-                .and_then(|w| <[u8; 8]>::try_from(w).ok())
-                .map_or(0, u64::from_le_bytes);
-            let valid = len.saturating_sub(8 * j).min(8);
-            w & low_bytes(valid)
-        };
-        let k: Packed = if len <= 8 {
-            [word(0), 0, 0]
-        } else {
-            [word(0), word(1), word(2)]
-        };
+        let k = packed_key(lower, start, len);
         self.stop_words += stop.contains_packed(&k) as u32;
     }
 }
@@ -536,6 +521,26 @@ fn ge(w: u64, c: u8) -> u64 {
 fn eq(w: u64, c: u8) -> u64 {
     let z = w ^ (u64::from(c) * LO);
     !(((z & !HI).wrapping_add(!HI)) | z) & HI
+}
+
+/// The stopword key of the token `bytes[start..start + len]`: its bytes as
+/// little-endian words, zero padded. Whole-word loads (the buffer is padded
+/// past its text), the bytes past the token masked off.
+#[inline]
+fn packed_key(bytes: &[u8], start: usize, len: usize) -> Packed {
+    let word = |j: usize| -> u64 {
+        let off = start + 8 * j;
+        let w = bytes
+            .get(off..off + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map_or(0, u64::from_le_bytes);
+        w & low_bytes(len.saturating_sub(8 * j).min(8))
+    };
+    if len <= 8 {
+        [word(0), 0, 0]
+    } else {
+        [word(0), word(1), word(2)]
+    }
 }
 
 /// Mask of the low `n` (≤ 8) bytes of a u64.
@@ -733,20 +738,7 @@ fn scan_fast(scanned: &str, stop: &WordSet, scratch: &mut Scratch) -> Option<Sca
         if len > max_len {
             continue;
         }
-        let word = |w: usize| -> u64 {
-            let off = s + 8 * w;
-            let v = out
-                .get(off..off + 8)
-                .and_then(|x| <[u8; 8]>::try_from(x).ok())
-                .map_or(0, u64::from_le_bytes);
-            let valid = len.saturating_sub(8 * w).min(8);
-            v & low_bytes(valid)
-        };
-        let k: Packed = if len <= 8 {
-            [word(0), 0, 0]
-        } else {
-            [word(0), word(1), word(2)]
-        };
+        let k = packed_key(out, s, len);
         c.stop_words += u32::from(stop.contains_packed(&k));
     }
     out.truncate(j);
