@@ -91,6 +91,40 @@ impl Col {
     }
 }
 
+/// The columns of one batch, taken in schema order; errors name the file
+/// and say which type was expected.
+pub struct Columns {
+    it: std::vec::IntoIter<Col>,
+    what: String,
+}
+
+impl Columns {
+    /// `what` names the file in errors.
+    pub fn new(cols: Vec<Col>, what: &str) -> Columns {
+        Columns {
+            it: cols.into_iter(),
+            what: what.to_string(),
+        }
+    }
+    fn next(&mut self) -> Result<Col, String> {
+        self.it
+            .next()
+            .ok_or_else(|| format!("{}: missing column", self.what))
+    }
+    pub fn u64(&mut self) -> Result<Vec<u64>, String> {
+        self.next()?.into_u64(&self.what)
+    }
+    pub fn f64(&mut self) -> Result<Vec<f64>, String> {
+        self.next()?.into_f64(&self.what)
+    }
+    pub fn str(&mut self) -> Result<Vec<Option<String>>, String> {
+        self.next()?.into_str(&self.what)
+    }
+    pub fn bin(&mut self) -> Result<Vec<Vec<u8>>, String> {
+        self.next()?.into_bin(&self.what)
+    }
+}
+
 /// Writes one table file.
 pub struct TableWriter {
     writer: ArrowWriter<AtomicFile>,

@@ -52,7 +52,7 @@ use serde_json::{Map, Value};
 use sluicebox_core::{Document, Origin, Prepared, Stats};
 use sluicebox_dedupe::shuffle::{self, BandRow, Member, Pair};
 use sluicebox_dedupe::{DedupeConfig, Judgement, Replayed, Replayer, Signature};
-use sluicebox_io::table::{read_table, Col, ColType, TableWriter};
+use sluicebox_io::table::{read_table, Col, ColType, Columns, TableWriter};
 use sluicebox_io::{Format, InputFile, OutputCompression, OutputFormat, OutputWriter};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -681,11 +681,10 @@ fn task_profile_merge(cx: &Ctx) -> Result<(), String> {
             .join(format!("{}.parquet", Ctx::shard_name(s)));
         let what = path.display().to_string();
         read_table(&path, |cols| {
-            let mut cols = cols.into_iter();
-            let mut next = || cols.next().ok_or_else(|| format!("{what}: missing column"));
-            let _files = next()?.into_u64(&what)?;
-            let stages = next()?.into_str(&what)?;
-            let parts = next()?.into_bin(&what)?;
+            let mut c = Columns::new(cols, &what);
+            let _files = c.u64()?;
+            let stages = c.str()?;
+            let parts = c.bin()?;
             for (stage, bytes) in stages.into_iter().zip(parts) {
                 let stage = stage.unwrap_or_default();
                 let k = ids
@@ -1197,15 +1196,14 @@ fn words<const N: usize>(bytes: &[u8], what: &str) -> Result<Vec<[u8; N]>, Strin
 
 /// Band rows of one batch of a key file.
 fn band_rows(cols: Vec<Col>, what: &str) -> Result<Vec<BandRow>, String> {
-    let mut it = cols.into_iter();
-    let mut next = || it.next().ok_or_else(|| format!("{what}: missing column"));
-    let inst = next()?.into_u64(what)?;
-    let band = next()?.into_u64(what)?;
-    let key = next()?.into_u64(what)?;
-    let g = next()?.into_u64(what)?;
-    let group = next()?.into_u64(what)?;
-    let bits = next()?.into_bin(what)?;
-    let sets = next()?.into_bin(what)?;
+    let mut c = Columns::new(cols, what);
+    let inst = c.u64()?;
+    let band = c.u64()?;
+    let key = c.u64()?;
+    let g = c.u64()?;
+    let group = c.u64()?;
+    let bits = c.bin()?;
+    let sets = c.bin()?;
     (0..inst.len())
         .map(|i| {
             Ok(BandRow {
@@ -1329,12 +1327,11 @@ fn task_decide(cx: &Ctx) -> Result<(), String> {
         let path = cx.plan.work.join("pairs").join(format!("{p:05}.parquet"));
         let what = path.display().to_string();
         read_table(&path, |cols| {
-            let mut it = cols.into_iter();
-            let mut next = || it.next().ok_or_else(|| format!("{what}: missing column"));
-            let inst = next()?.into_u64(&what)?;
-            let a = next()?.into_u64(&what)?;
-            let b = next()?.into_u64(&what)?;
-            let sim = next()?.into_f64(&what)?;
+            let mut c = Columns::new(cols, &what);
+            let inst = c.u64()?;
+            let a = c.u64()?;
+            let b = c.u64()?;
+            let sim = c.f64()?;
             for i in 0..inst.len() {
                 pairs.push(Pair {
                     inst: inst[i] as u32,
@@ -1366,15 +1363,14 @@ fn task_decide(cx: &Ctx) -> Result<(), String> {
             ],
         )?;
         read_table(&path, |cols| {
-            let mut it = cols.into_iter();
-            let mut next = || it.next().ok_or_else(|| format!("{what}: missing column"));
-            let inst = next()?.into_u64(&what)?;
-            let g = next()?.into_u64(&what)?;
-            let id = next()?.into_str(&what)?;
-            let has_exact = next()?.into_u64(&what)?;
-            let exact = next()?.into_u64(&what)?;
-            let has_group = next()?.into_u64(&what)?;
-            let group = next()?.into_u64(&what)?;
+            let mut c = Columns::new(cols, &what);
+            let inst = c.u64()?;
+            let g = c.u64()?;
+            let id = c.str()?;
+            let has_exact = c.u64()?;
+            let exact = c.u64()?;
+            let has_group = c.u64()?;
+            let group = c.u64()?;
             let mut rows: (Vec<u64>, Vec<u64>, Vec<String>, Vec<f64>) = Default::default();
             for i in 0..inst.len() {
                 let m = Member {
@@ -1438,12 +1434,11 @@ fn task_write(cx: &Ctx, s: usize, started: Instant) -> Result<(), String> {
         .join(format!("{name}.parquet"));
     let what = dpath.display().to_string();
     read_table(&dpath, |cols| {
-        let mut it = cols.into_iter();
-        let mut next = || it.next().ok_or_else(|| format!("{what}: missing column"));
-        let g = next()?.into_u64(&what)?;
-        let kind = next()?.into_u64(&what)?;
-        let of = next()?.into_str(&what)?;
-        let sim = next()?.into_f64(&what)?;
+        let mut c = Columns::new(cols, &what);
+        let g = c.u64()?;
+        let kind = c.u64()?;
+        let of = c.str()?;
+        let sim = c.f64()?;
         for i in 0..g.len() {
             let of = of[i].clone().unwrap_or_default();
             decisions.push((
@@ -1533,13 +1528,12 @@ fn task_write(cx: &Ctx, s: usize, started: Instant) -> Result<(), String> {
             };
             let mut batch = new_batch(0);
             let r = read_table(&docs_path, |cols| {
-                let mut it = cols.into_iter();
-                let mut next = || it.next().ok_or_else(|| format!("{what}: missing column"));
-                let g = next()?.into_u64(&what)?;
-                let dedupe = next()?.into_u64(&what)?;
-                let repeated = next()?.into_u64(&what)?;
-                let new_text = next()?.into_str(&what)?;
-                let doc = next()?.into_str(&what)?;
+                let mut c = Columns::new(cols, &what);
+                let g = c.u64()?;
+                let dedupe = c.u64()?;
+                let repeated = c.u64()?;
+                let new_text = c.str()?;
+                let doc = c.str()?;
                 for (i, (json, new_text)) in doc.into_iter().zip(new_text).enumerate() {
                     let spilled: Spilled =
                         serde_json::from_str(json.as_deref().unwrap_or_default())
