@@ -590,7 +590,6 @@ fn histograms(out: &mut String, data: &RunData) {
         out.push_str(r#"<p class="note">No <code>spin_score</code> on the sampled documents: the spinner stage did not run.</p>"#);
     } else {
         let mut labels = vec!["0".to_string()];
-        let mut counts = vec![0.0; 11];
         for i in 0..10 {
             labels.push(format!(
                 "{:.1}–{:.1}",
@@ -598,14 +597,7 @@ fn histograms(out: &mut String, data: &RunData) {
                 (i + 1) as f64 / 10.0
             ));
         }
-        for &v in &s.spin_scores {
-            let i = if v <= 0.0 {
-                0
-            } else {
-                ((v * 10.0).ceil() as usize).clamp(1, 10)
-            };
-            counts[i] += 1.0;
-        }
+        let counts = tenths(&s.spin_scores);
         let zero = counts[0];
         let _ = write!(
             out,
@@ -637,18 +629,10 @@ fn histograms(out: &mut String, data: &RunData) {
         out.push_str(r#"<p class="note">No <code>boilerplate_lines</code> on the sampled documents: the deboilerplate stage did not run.</p>"#);
     } else {
         let mut labels = vec!["0%".to_string()];
-        let mut counts = vec![0.0; 11];
         for i in 0..10 {
             labels.push(format!("{}–{}%", i * 10, (i + 1) * 10));
         }
-        for &v in &s.boilerplate_shares {
-            let i = if v <= 0.0 {
-                0
-            } else {
-                ((v * 10.0).ceil() as usize).clamp(1, 10)
-            };
-            counts[i] += 1.0;
-        }
+        let counts = tenths(&s.boilerplate_shares);
         out.push_str(r#"<p class="note">Removed lines ÷ (removed lines + non-blank lines of the written text), per page (a page split into articles counts once).</p>"#);
         out.push_str(&svg::histogram(&Histogram {
             title: "Share of each document's lines removed as boilerplate".into(),
@@ -956,6 +940,21 @@ fn toml_table(out: &mut String, path: &[String], map: &serde_json::Map<String, V
             _ => {}
         }
     }
+}
+
+/// Counts of values in [0, 1] by bucket: exactly 0 (and below), then
+/// (0, 0.1], (0.1, 0.2] ... (0.9, 1] (and above): 11 buckets.
+fn tenths(values: &[f64]) -> Vec<f64> {
+    let mut counts = vec![0.0; 11];
+    for &v in values {
+        let i = if v <= 0.0 {
+            0
+        } else {
+            ((v * 10.0).ceil() as usize).clamp(1, 10)
+        };
+        counts[i] += 1.0;
+    }
+    counts
 }
 
 #[cfg(test)]
