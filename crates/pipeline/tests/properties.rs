@@ -8,15 +8,13 @@
 //! kept small so the file runs in well under a minute in debug on 2 cores;
 //! raise them with `PROPTEST_CASES=1000` for a longer local run.
 
+#[path = "common/run.rs"]
+mod run;
 use proptest::prelude::*;
 use proptest::test_runner::Config as PtConfig;
 use sluicebox_core::{BuildContext, Built, Cx, Document, ParallelStage, Verdict};
-use sluicebox_io::expand_inputs;
-use sluicebox_pipeline::config::Config;
-use sluicebox_pipeline::plan::{Plan, ProfileSet};
-use sluicebox_pipeline::profile;
 use sluicebox_pipeline::registry::Registry;
-use sluicebox_pipeline::runner::{RunOptions, RunSummary};
+use sluicebox_pipeline::runner::RunSummary;
 use sluicebox_segment::Segmenter;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -372,25 +370,8 @@ fn write_jsonl(dir: &Path, lines: &[Line]) -> (String, u64) {
 
 /// Run the default pipeline (profile pass included) the way the CLI does.
 fn run_default(input: &str, out: &Path, threads: usize, batch: usize) -> RunSummary {
-    let reg = registry();
-    let config = Config::parse(sluicebox_pipeline::DEFAULT_CONFIG, Path::new("."), reg).unwrap();
-    let (inputs, errors) = expand_inputs(&[input.to_string()], None);
-    let mut opts = RunOptions::from_config(&config, inputs.clone());
-    opts.input_errors = errors;
-    opts.threads = threads;
-    opts.batch_size = batch;
-    opts.out_dir = Some(out.to_path_buf());
-    opts.print_errors = false;
-    let mut profiles = ProfileSet::new();
-    if Plan::learns(&config, reg) {
-        let mut popts = RunOptions::from_config(&config, inputs);
-        popts.threads = threads;
-        popts.batch_size = batch;
-        popts.print_errors = false;
-        profiles = profile::build_profiles(&config, reg, popts).unwrap();
-    }
-    let plan = Plan::build(&config, reg, &profiles, false).unwrap();
-    sluicebox_pipeline::run(&config, plan, opts)
+    let text = sluicebox_pipeline::DEFAULT_CONFIG;
+    run::run_config(text, registry(), input, out, threads, batch)
 }
 
 fn read(p: &Path) -> Vec<u8> {

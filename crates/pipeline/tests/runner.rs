@@ -2,6 +2,8 @@
 //! for any thread count and batch size, accounting, panics, errors, aborts,
 //! per-source overrides and the profile pass.
 
+#[path = "common/run.rs"]
+mod run;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sluicebox_core::plugin::factory;
@@ -9,12 +11,9 @@ use sluicebox_core::{
     BuildContext, Built, Cx, Decide, Document, OrderedStage, ParallelStage, Prepare, Prepared,
     ProfileBuilder, Reason, StageError, StagePlugin, Verdict,
 };
-use sluicebox_io::expand_inputs;
 use sluicebox_pipeline::config::Config;
-use sluicebox_pipeline::plan::{Plan, ProfileSet};
-use sluicebox_pipeline::profile;
 use sluicebox_pipeline::registry::Registry;
-use sluicebox_pipeline::runner::{RunOptions, RunSummary};
+use sluicebox_pipeline::runner::RunSummary;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -277,24 +276,7 @@ fn run_with(
     threads: usize,
     batch: usize,
 ) -> RunSummary {
-    let reg = registry();
-    let config = Config::parse(config_text, Path::new("."), &reg).unwrap();
-    let (inputs, errors) = expand_inputs(&[input.to_string()], None);
-    let mut opts = RunOptions::from_config(&config, inputs.clone());
-    opts.input_errors = errors;
-    opts.threads = threads;
-    opts.batch_size = batch;
-    opts.out_dir = Some(out.to_path_buf());
-    opts.print_errors = false;
-    let mut profiles = ProfileSet::new();
-    if Plan::learns(&config, &reg) {
-        let mut popts = RunOptions::from_config(&config, inputs);
-        popts.threads = threads;
-        popts.batch_size = batch;
-        profiles = profile::build_profiles(&config, &reg, popts).unwrap();
-    }
-    let plan = Plan::build(&config, &reg, &profiles, false).unwrap();
-    sluicebox_pipeline::run(&config, plan, opts)
+    run::run_config(config_text, &registry(), input, out, threads, batch)
 }
 
 fn stats_without_timings(dir: &Path) -> serde_json::Value {
