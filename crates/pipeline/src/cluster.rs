@@ -145,14 +145,14 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-fn chain_of(config: &Config, registry: &Arc<Registry>) -> Result<Chain, String> {
+/// Whether `config` has a cluster form: its only stage with state across
+/// documents is one dedupe stage, and its learning stages save partial
+/// profiles. Checked once, by `plan` (tasks trust the plan's config).
+fn check_plannable(config: &Config, registry: &Arc<Registry>) -> Result<(), String> {
     let plan =
         Plan::build(config, registry, &ProfileSet::new(), true).map_err(|e| e.to_string())?;
-    let mut dedupe = None;
-    for (pos, st) in plan.stages.iter().enumerate() {
-        if st.placement == "parallel" {
-            continue;
-        }
+    let mut dedupes = 0;
+    for st in plan.stages.iter().filter(|st| st.placement != "parallel") {
         if st.type_name != "dedupe" {
             return Err(format!(
                 "stage `{}` (type = \"{}\") keeps state across documents and has no cluster form; \
@@ -160,14 +160,33 @@ fn chain_of(config: &Config, registry: &Arc<Registry>) -> Result<Chain, String> 
                 st.id, st.type_name
             ));
         }
-        if dedupe.is_some() {
+        dedupes += 1;
+        if dedupes > 1 {
             return Err(format!(
                 "stage `{}`: a cluster plan supports one dedupe stage; merge them or use `sluicebox run`",
                 st.id
             ));
         }
-        dedupe = Some(pos);
     }
+    for p in profile::partials_maker(config, registry)()?
+        .iter_mut()
+        .flatten()
+    {
+        p.save_partial().map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Where the chain is cut, from the config alone (no stage is built).
+fn chain_of(config: &Config, registry: &Arc<Registry>) -> Result<Chain, String> {
+    let enabled_somewhere = |pos: usize| {
+        (0..=config.sources.len()).any(|s| config.effective_stage(pos, s.checked_sub(1)).0)
+    };
+    let dedupe = config
+        .stages
+        .iter()
+        .enumerate()
+        .position(|(pos, e)| e.type_name == "dedupe" && enabled_somewhere(pos));
     let mut dedupe_configs = Vec::new();
     if let Some(pos) = dedupe {
         // Instances in the order Plan::build makes them.
@@ -199,19 +218,10 @@ fn chain_of(config: &Config, registry: &Arc<Registry>) -> Result<Chain, String> 
             dedupe_configs.push(c);
         }
     }
-    let learns = !profile::learner_ids(config, registry).is_empty();
-    if learns {
-        for p in profile::partials_maker(config, registry)()?
-            .iter_mut()
-            .flatten()
-        {
-            p.save_partial().map_err(|e| e.to_string())?;
-        }
-    }
     Ok(Chain {
         dedupe,
         dedupe_configs,
-        learns,
+        learns: !profile::learner_ids(config, registry).is_empty(),
     })
 }
 
@@ -228,6 +238,7 @@ pub fn make_plan(
     if req.partitions == 0 {
         return Err("--partitions must be at least 1".into());
     }
+    check_plannable(config, registry)?;
     let chain = chain_of(config, registry)?;
     let mut inputs = Vec::new();
     for f in &req.inputs {
