@@ -635,7 +635,7 @@ fn task_profile(cx: &Ctx, s: usize) -> Result<(), String> {
             None => Err("internal: writer lost".into()),
         }
     };
-    let save = Arc::new(Mutex::new(save));
+    let save = Arc::new(save);
     let save2 = save.clone();
     profile::profile_files(
         &cx.config,
@@ -663,20 +663,15 @@ fn task_profile(cx: &Ctx, s: usize) -> Result<(), String> {
                     other => now.push(other),
                 }
             }
-            let save = save2
-                .lock()
-                .map_err(|_| "internal: writer lost".to_string())?;
-            (*save)(file, &mut now)
+            save2(file, &mut now)
         },
     )?;
     let mut rest = held
         .lock()
         .map(|mut h| std::mem::take(&mut *h))
-        .unwrap_or_default();
-    if let Ok(save) = save.lock() {
-        let first = cx.plan.shards[s].first().copied().unwrap_or(0) as u64;
-        (*save)(first, &mut rest)?;
-    }
+        .map_err(|_| "internal: partials lost".to_string())?;
+    let first = cx.plan.shards[s].first().copied().unwrap_or(0) as u64;
+    save(first, &mut rest)?;
     let w = writer.lock().ok().and_then(|mut w| w.take());
     w.ok_or("internal: writer lost")?.commit()
 }
