@@ -261,12 +261,14 @@ pub(crate) fn profile_files(
                 },
             };
             merge_into(acc, b.partials);
-            if let Some(done) = b.file_done {
-                if let (Some(acc), Ok(mut f)) = (slot.take(), on_file2.lock()) {
-                    if let Err(e) = (*f)(done - 1, acc) {
-                        sh_sink.fail(e);
-                    }
-                }
+            let Some(done) = b.file_done else { return };
+            let Some(acc) = slot.take() else { return };
+            let r = match on_file2.lock() {
+                Ok(mut f) => (*f)(done - 1, acc),
+                Err(_) => Err("internal: profile merge failed".to_string()),
+            };
+            if let Err(e) = r {
+                sh_sink.fail(e);
             }
         },
     )?;
@@ -274,9 +276,10 @@ pub(crate) fn profile_files(
         return Err(f);
     }
     // Batches after the last file mark (none unless reading stopped early).
-    let rest = file_acc.lock().ok().and_then(|mut l| l.take());
-    if let (Some(rest), Ok(mut f)) = (rest, on_file.lock()) {
-        (*f)(u64::MAX, rest)?;
+    let lost = || "internal: profile merge failed".to_string();
+    let rest = file_acc.lock().map_err(|_| lost())?.take();
+    if let Some(rest) = rest {
+        (*on_file.lock().map_err(|_| lost())?)(u64::MAX, rest)?;
     }
     Ok(())
 }
