@@ -16,6 +16,13 @@ pub trait ProfileBuilder: Send {
     fn merge(&mut self, other: Box<dyn ProfileBuilder>);
     /// Serialise. The same bytes are later given to the stage's `build`.
     fn finish(self: Box<Self>) -> Result<Vec<u8>, StageError>;
+    /// Called on the worker thread once this partial has observed its last
+    /// document, before it travels to the merge. Merges run one at a time
+    /// on a single collector thread, so work done here (sorting, folding
+    /// pending counts) instead of in `merge` keeps that thread from capping
+    /// how many cores the profile pass can use. Must not change what
+    /// `merge`, `save_partial` or `finish` produce.
+    fn seal(&mut self) {}
     /// For `merge`: downcast support.
     fn as_any(self: Box<Self>) -> Box<dyn std::any::Any>;
     /// Whether [`ProfileBuilder::merge`] gives the same result in any order

@@ -219,6 +219,9 @@ pub(crate) fn profile_files(
                 }
             }
         }
+        for p in partials.iter_mut().flatten() {
+            p.seal();
+        }
         b.partials = partials;
     });
     let progress = opts.progress.clone();
