@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 use sluicebox_pipeline::config::Config;
 use sluicebox_pipeline::plan::{Plan, ProfileSet};
+use sluicebox_pipeline::profile::PassTimes;
 use sluicebox_pipeline::registry::Registry;
 use sluicebox_pipeline::runner::{RunOptions, RunSummary};
 use std::fmt::Write;
@@ -17,6 +18,8 @@ pub struct Measured {
     /// Seconds of the profile pass (0 when the config learns nothing or a
     /// profile was given).
     pub profile_seconds: f64,
+    /// Where the profile pass spent its time, per stage.
+    pub profile_times: PassTimes,
     pub summary: RunSummary,
     /// Peak resident memory of this run, in bytes (Linux; None elsewhere).
     pub peak_rss: Option<u64>,
@@ -39,6 +42,7 @@ pub fn measure(
 ) -> anyhow::Result<Measured> {
     reset_peak_rss();
     let mut profile_seconds = 0.0;
+    let mut profile_times = PassTimes::default();
     let profiles = match given {
         Some(p) => p.clone(),
         None if Plan::learns(config, registry) => {
@@ -46,9 +50,11 @@ pub fn measure(
             opts.threads = threads;
             opts.print_errors = false;
             let t = Instant::now();
-            let p = sluicebox_pipeline::profile::build_profiles(config, registry, opts)
-                .map_err(anyhow::Error::msg)?;
+            let (p, times) =
+                sluicebox_pipeline::profile::build_profiles_timed(config, registry, opts)
+                    .map_err(anyhow::Error::msg)?;
             profile_seconds = t.elapsed().as_secs_f64();
+            profile_times = times;
             p
         }
         None => ProfileSet::new(),
@@ -66,6 +72,7 @@ pub fn measure(
     Ok(Measured {
         threads: summary.threads,
         profile_seconds,
+        profile_times,
         summary,
         peak_rss: peak_rss_bytes(),
     })
@@ -75,27 +82,60 @@ fn mbs(bytes: u64, secs: f64) -> f64 {
     bytes as f64 / 1e6 / secs.max(1e-9)
 }
 
+/// One row of the per-stage table: (pass, stage, docs in, bytes in, busy s).
+type Row = (&'static str, String, u64, u64, f64);
+
+/// The table's rows: the profile pass's stages (a learning stage as
+/// "id (learn)", observing on the workers, and "id (merge)", folding
+/// partials in order on the collector thread), then the cleaning pass's. Shares are of the busy time of both passes together.
+fn rows(m: &Measured) -> Vec<Row> {
+    let mut rows: Vec<Row> = Vec::new();
+    for st in &m.profile_times.stages {
+        if st.learns {
+            let (id, docs, bytes) = (&st.id, st.docs_in, st.bytes_in);
+            rows.push((
+                "profile",
+                format!("{id} (learn)"),
+                docs,
+                bytes,
+                st.busy_seconds,
+            ));
+            rows.push(("profile", format!("{id} (merge)"), 0, 0, st.merge_seconds));
+        } else {
+            let (id, docs, bytes) = (st.id.clone(), st.docs_in, st.bytes_in);
+            rows.push(("profile", id, docs, bytes, st.busy_seconds));
+        }
+    }
+    let s = &m.summary;
+    for (id, st) in &s.stats.stages {
+        rows.push(("clean", id.clone(), st.docs_in, st.bytes_in, busy_of(s, id)));
+    }
+    rows
+}
+
 /// The per-stage table of one run, and its total line.
 pub fn table(m: &Measured, base: Option<&Measured>) -> String {
     let s = &m.summary;
     let mut out = String::new();
-    let busy_total: f64 = s.busy_seconds.iter().map(|(_, v)| v).sum();
+    let rows = rows(m);
+    let busy_total: f64 = rows.iter().map(|r| r.4).sum();
     let _ = writeln!(
         out,
-        "{:<16} {:>10} {:>10} {:>9} {:>8} {:>7}",
-        "stage", "docs/s", "MB/s", "busy s", "share", "MB in"
+        "{:<8} {:<22} {:>10} {:>10} {:>9} {:>8} {:>7}",
+        "pass", "stage", "docs/s", "MB/s", "busy s", "share", "MB in"
     );
-    for (id, st) in &s.stats.stages {
-        let busy = busy_of(s, id);
+    for (pass, id, docs, bytes, busy) in &rows {
+        let rate = |v: String| if *docs > 0 { v } else { "-".into() };
         let _ = writeln!(
             out,
-            "{:<16} {:>10.0} {:>10.1} {:>9.3} {:>7.1}% {:>7.1}",
+            "{:<8} {:<22} {:>10} {:>10} {:>9.3} {:>7.1}% {:>7}",
+            pass,
             id,
-            st.docs_in as f64 / busy.max(1e-9),
-            mbs(st.bytes_in, busy),
+            rate(format!("{:.0}", *docs as f64 / busy.max(1e-9))),
+            rate(format!("{:.1}", mbs(*bytes, *busy))),
             busy,
             100.0 * busy / busy_total.max(1e-9),
-            st.bytes_in as f64 / 1e6
+            rate(format!("{:.1}", *bytes as f64 / 1e6))
         );
     }
     let t = &s.stats.totals;
@@ -140,19 +180,17 @@ fn busy_of(s: &RunSummary, id: &str) -> f64 {
 pub fn to_json(m: &Measured, base: Option<&Measured>) -> Value {
     let s = &m.summary;
     let t = &s.stats.totals;
-    let stages: Vec<Value> = s
-        .stats
-        .stages
-        .iter()
-        .map(|(id, st)| {
-            let busy = busy_of(s, id);
+    let stages: Vec<Value> = rows(m)
+        .into_iter()
+        .map(|(pass, id, docs, bytes, busy)| {
             json!({
+                "pass": pass,
                 "stage": id,
-                "docs_in": st.docs_in,
-                "bytes_in": st.bytes_in,
+                "docs_in": docs,
+                "bytes_in": bytes,
                 "busy_seconds": busy,
-                "docs_per_second": st.docs_in as f64 / busy.max(1e-9),
-                "mb_per_second": mbs(st.bytes_in, busy),
+                "docs_per_second": docs as f64 / busy.max(1e-9),
+                "mb_per_second": mbs(bytes, busy),
             })
         })
         .collect();

@@ -87,6 +87,65 @@ fn sample_dump_runs_with_the_default_pipeline() {
 }
 
 #[test]
+fn bench_reports_both_passes_per_stage_for_each_thread_count() {
+    let o = run(&[
+        "bench",
+        "--threads",
+        "1,2",
+        "--json",
+        root().join("examples/sample.jsonl.gz").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let runs: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(runs.len(), 2);
+    for (r, threads) in runs.iter().zip([1, 2]) {
+        assert_eq!(r["threads"], threads, "{r}");
+        assert_eq!(r["input_docs"], 177);
+        let total = r["total_seconds"].as_f64().unwrap();
+        let parts = r["profile_seconds"].as_f64().unwrap() + r["clean_seconds"].as_f64().unwrap();
+        assert!((total - parts).abs() < 1e-9 && total > 0.0, "{r}");
+        let stages = r["stages"].as_array().unwrap();
+        let row = |pass: &str, stage: &str| {
+            stages
+                .iter()
+                .find(|s| s["pass"] == pass && s["stage"] == stage)
+                .unwrap_or_else(|| panic!("no {pass} row for {stage}: {r}"))
+        };
+        // The profile pass decodes every record and the learning stages
+        // observe what decode kept; their merges are timed apart.
+        assert_eq!(row("profile", "decode")["docs_in"], 177);
+        for learner in ["deboilerplate", "spinner"] {
+            let learn = row("profile", &format!("{learner} (learn)"));
+            assert!(learn["docs_in"].as_u64().unwrap() > 100, "{learn}");
+            assert!(learn["busy_seconds"].as_f64().unwrap() > 0.0, "{learn}");
+            row("profile", &format!("{learner} (merge)"));
+        }
+        // The cleaning pass: every stage of the default chain, in order.
+        let clean: Vec<&str> = stages
+            .iter()
+            .filter(|s| s["pass"] == "clean")
+            .map(|s| s["stage"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            clean,
+            [
+                "decode",
+                "mojibake",
+                "deboilerplate",
+                "spinner",
+                "dedupe",
+                "segment"
+            ]
+        );
+        assert_eq!(row("clean", "decode")["docs_in"], 177);
+    }
+    assert!(runs[0]["speedup"].is_null() && runs[1]["speedup"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
 fn output_is_identical_for_threads_and_batch_sizes() {
     let sample = root().join("examples/sample.jsonl.gz");
     let tmp = tempfile::tempdir().unwrap();

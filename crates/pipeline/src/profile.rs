@@ -17,6 +17,7 @@ use crate::runner::{
 use sluicebox_core::{BuildContext, Cx, Document, ProfileBuilder, Verdict};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 const MAGIC: &[u8; 8] = b"SLBXPRF1";
 
@@ -51,6 +52,46 @@ struct Learner {
     table: toml::Table,
     /// Per source index: whether the stage is enabled there.
     enabled: Vec<bool>,
+}
+
+/// Where the profile pass spent its time (for `sluicebox bench`).
+#[derive(Debug, Clone, Default)]
+pub struct PassTimes {
+    /// Per stage the pass ran, in chain order: parallel stages applied,
+    /// learning stages observing.
+    pub stages: Vec<PassStage>,
+}
+
+/// One stage's share of the profile pass.
+#[derive(Debug, Clone, Default)]
+pub struct PassStage {
+    pub id: String,
+    /// A learning stage (timed observing) rather than one applied.
+    pub learns: bool,
+    pub docs_in: u64,
+    pub bytes_in: u64,
+    pub busy_seconds: f64,
+    /// Learning stages: seconds folding partials, in order, on the single
+    /// collector thread (the part of the pass that cannot spread over the
+    /// workers, so it bounds how far the pass scales).
+    pub merge_seconds: f64,
+}
+
+/// Per stage position: documents, bytes and nanoseconds of one batch or run.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    docs: u64,
+    bytes: u64,
+    ns: u64,
+    merge_ns: u64,
+}
+
+impl Tally {
+    fn add(&mut self, bytes: usize, since: Instant) {
+        self.docs += 1;
+        self.bytes += bytes as u64;
+        self.ns += since.elapsed().as_nanos() as u64;
+    }
 }
 
 /// Fresh partial profiles, one per learning stage (in chain order).
@@ -110,13 +151,43 @@ pub(crate) fn partials_maker(config: &Config, registry: &Arc<Registry>) -> MakeP
     })
 }
 
-/// Fold `partials` into `acc`, stage by stage.
-pub(crate) fn merge_into(acc: &mut Partials, partials: Partials) {
-    for (a, p) in acc.iter_mut().zip(partials) {
+/// Fold `partials` into `acc`, stage by stage; adds each stage's time to
+/// `ns` (by learner index) when given. Different stages' folds share
+/// nothing, so with two or more to do they run at once, one thread each:
+/// the fold is the ordered part of the pass, and the sum of the stages'
+/// folds would otherwise bound how many workers the pass can keep busy.
+pub(crate) fn merge_into(acc: &mut Partials, partials: Partials, ns: Option<&mut [u64]>) {
+    let mut spent = vec![0u64; acc.len()];
+    let fold = |a: &mut Option<Box<dyn ProfileBuilder>>,
+                p: Option<Box<dyn ProfileBuilder>>,
+                spent: &mut u64| {
+        let t = Instant::now();
         match (a.as_mut(), p) {
             (Some(a), Some(p)) => a.merge(p),
             (None, Some(p)) => *a = Some(p),
             _ => {}
+        }
+        *spent += t.elapsed().as_nanos() as u64;
+    };
+    let both = acc
+        .iter()
+        .zip(&partials)
+        .filter(|(a, p)| a.is_some() && p.is_some())
+        .count();
+    if both < 2 {
+        for ((a, p), n) in acc.iter_mut().zip(partials).zip(&mut spent) {
+            fold(a, p, n);
+        }
+    } else {
+        std::thread::scope(|scope| {
+            for ((a, p), n) in acc.iter_mut().zip(partials).zip(&mut spent) {
+                scope.spawn(move || fold(a, p, n));
+            }
+        });
+    }
+    if let Some(ns) = ns {
+        for (n, s) in ns.iter_mut().zip(spent) {
+            *n += s;
         }
     }
 }
@@ -146,46 +217,58 @@ pub fn build_profiles(
     registry: &Arc<Registry>,
     opts: RunOptions,
 ) -> Result<ProfileSet, String> {
+    build_profiles_timed(config, registry, opts).map(|(set, _)| set)
+}
+
+/// [`build_profiles`], also saying where the pass spent its time.
+pub fn build_profiles_timed(
+    config: &Config,
+    registry: &Arc<Registry>,
+    opts: RunOptions,
+) -> Result<(ProfileSet, PassTimes), String> {
     let ids = learner_ids(config, registry);
     if ids.is_empty() {
-        return Ok(ProfileSet::new());
+        return Ok((ProfileSet::new(), PassTimes::default()));
     }
     let make = partials_maker(config, registry);
-    let acc = Arc::new(Mutex::new(make()?));
+    let acc = Arc::new(Mutex::new((make()?, vec![0u64; ids.len()])));
     let a2 = acc.clone();
-    profile_files(config, registry, opts, move |_, partials| {
+    let mut times = profile_files(config, registry, opts, move |_, partials| {
         let mut acc = a2
             .lock()
             .map_err(|_| "internal: profile merge failed".to_string())?;
-        merge_into(&mut acc, partials);
+        let (acc, ns) = &mut *acc;
+        merge_into(acc, partials, Some(ns));
         Ok(())
     })?;
-    let partials = acc
+    let (partials, ns) = acc
         .lock()
         .map(|mut m| std::mem::take(&mut *m))
         .map_err(|_| "internal: profile merge failed".to_string())?;
-    finish_partials(&ids, partials)
+    // The files' partials folded into the run's: merge time too.
+    for (st, ns) in times.stages.iter_mut().filter(|s| s.learns).zip(ns) {
+        st.merge_seconds += ns as f64 / 1e9;
+    }
+    Ok((finish_partials(&ids, partials)?, times))
 }
 
 /// The profile pass over `opts.inputs`: calls `on_file(n, partials)` on the
 /// collector thread with input file `n`'s partials (fresh partials that
-/// merged the file's batch partials in order), in file order.
+/// merged the file's batch partials in order), in file order. Returns where
+/// the pass spent its time.
 pub(crate) fn profile_files(
     config: &Config,
     registry: &Arc<Registry>,
     opts: RunOptions,
     on_file: impl FnMut(u64, Partials) -> Result<(), String> + Send + 'static,
-) -> Result<(), String> {
+) -> Result<PassTimes, String> {
     let plan =
         Plan::build(config, registry, &ProfileSet::new(), true).map_err(|e| e.to_string())?;
     let learners = learners_of(config, registry);
     let type_names: Vec<String> = config.stages.iter().map(|e| e.type_name.clone()).collect();
     let n_stages = type_names.len();
-    let shared = Arc::new(Shared::new(
-        config,
-        plan.stages.iter().map(|s| s.id.clone()).collect(),
-        plan.decodes.clone(),
-    ));
+    let stage_ids: Vec<String> = plan.stages.iter().map(|s| s.id.clone()).collect();
+    let shared = Arc::new(Shared::new(config, stage_ids.clone(), plan.decodes.clone()));
     // Parallel stages in chain order, by position.
     let (pars, _) = phases_of(plan);
     let mut by_pos: ParByPos = vec![None; n_stages];
@@ -203,6 +286,7 @@ pub(crate) fn profile_files(
         .collect();
     let sh = shared.clone();
     let make = make_partials.clone();
+    let ids = stage_ids.clone();
     let parallel: ParallelFn<Batch> = Arc::new(move |b: &mut Batch| {
         let mut partials = match make() {
             Ok(p) => p,
@@ -212,15 +296,26 @@ pub(crate) fn profile_files(
             }
         };
         let slots = std::mem::take(&mut b.slots);
+        let mut tally = vec![Tally::default(); n_stages];
         for slot in slots {
             if let Slot::Raw(seq, raw) = slot {
                 if let Slot::Live(doc, _) = sh.parse(seq, raw, &mut b.stats) {
-                    observe(doc, 0, &by_pos, &learner_pos, &mut partials);
+                    observe(doc, 0, &by_pos, &learner_pos, &mut partials, &mut tally);
                 }
             }
         }
-        for p in partials.iter_mut().flatten() {
-            p.seal();
+        for (p, (pos, _)) in partials.iter_mut().zip(learner_pos.iter()) {
+            if let Some(p) = p {
+                let t = Instant::now();
+                p.seal();
+                tally[*pos].ns += t.elapsed().as_nanos() as u64;
+            }
+        }
+        for ((id, t), ns) in ids.iter().zip(&tally).zip(b.busy_ns.iter_mut()) {
+            let st = b.stats.stage_mut(id);
+            st.docs_in += t.docs;
+            st.bytes_in += t.bytes;
+            *ns += t.ns;
         }
         b.partials = partials;
     });
@@ -237,6 +332,10 @@ pub(crate) fn profile_files(
     let on_file = Arc::new(Mutex::new(on_file));
     let on_file2 = on_file.clone();
     let sh_sink = shared.clone();
+    let times = Arc::new(Mutex::new(vec![Tally::default(); n_stages]));
+    let learner_at: Vec<usize> = learners.iter().map(|l| l.pos).collect();
+    let times2 = times.clone();
+    let ids = stage_ids.clone();
     drive(
         config,
         opts,
@@ -253,25 +352,44 @@ pub(crate) fn profile_files(
             if let Some(p) = &progress {
                 p(records, bytes);
             }
-            let Ok(mut slot) = acc2.lock() else {
+            let Ok(mut times) = times2.lock() else {
                 return sh_sink.fail("internal: profile merge failed".into());
             };
-            let acc = match slot.as_mut() {
-                Some(a) => a,
-                None => match make_partials() {
-                    Ok(p) => slot.insert(p),
-                    Err(e) => return sh_sink.fail(e),
-                },
-            };
-            merge_into(acc, b.partials);
-            let Some(done) = b.file_done else { return };
-            let Some(acc) = slot.take() else { return };
-            let r = match on_file2.lock() {
-                Ok(mut f) => (*f)(done - 1, acc),
-                Err(_) => Err("internal: profile merge failed".to_string()),
-            };
-            if let Err(e) = r {
-                sh_sink.fail(e);
+            for ((t, id), ns) in times.iter_mut().zip(&ids).zip(&b.busy_ns) {
+                if let Some(st) = b.stats.stage(id) {
+                    t.docs += st.docs_in;
+                    t.bytes += st.bytes_in;
+                }
+                t.ns += ns;
+            }
+            let mut merge_ns = vec![0u64; learner_at.len()];
+            // Folding is ordered: it runs here, on the collector thread.
+            (|| {
+                let Ok(mut slot) = acc2.lock() else {
+                    return sh_sink.fail("internal: profile merge failed".into());
+                };
+                let acc = match slot.as_mut() {
+                    Some(a) => a,
+                    None => match make_partials() {
+                        Ok(p) => slot.insert(p),
+                        Err(e) => return sh_sink.fail(e),
+                    },
+                };
+                merge_into(acc, b.partials, Some(&mut merge_ns));
+                let Some(done) = b.file_done else { return };
+                let Some(acc) = slot.take() else { return };
+                let r = match on_file2.lock() {
+                    Ok(mut f) => (*f)(done - 1, acc),
+                    Err(_) => Err("internal: profile merge failed".to_string()),
+                };
+                if let Err(e) = r {
+                    sh_sink.fail(e);
+                }
+            })();
+            for (pos, ns) in learner_at.iter().zip(merge_ns) {
+                if let Some(t) = times.get_mut(*pos) {
+                    t.merge_ns += ns;
+                }
             }
         },
     )?;
@@ -284,7 +402,24 @@ pub(crate) fn profile_files(
     if let Some(rest) = rest {
         (*on_file.lock().map_err(|_| lost())?)(u64::MAX, rest)?;
     }
-    Ok(())
+    let tally = std::mem::take(&mut *times.lock().map_err(|_| lost())?);
+    let learns: Vec<usize> = learners.iter().map(|l| l.pos).collect();
+    Ok(PassTimes {
+        stages: stage_ids
+            .into_iter()
+            .zip(tally)
+            .enumerate()
+            .filter(|(_, (_, t))| t.docs > 0)
+            .map(|(pos, (id, t))| PassStage {
+                id,
+                learns: learns.contains(&pos),
+                docs_in: t.docs,
+                bytes_in: t.bytes,
+                busy_seconds: t.ns as f64 / 1e9,
+                merge_seconds: t.merge_ns as f64 / 1e9,
+            })
+            .collect(),
+    })
 }
 
 /// Per stage position: the parallel stage's instances by source, if it is one.
@@ -297,6 +432,7 @@ fn observe(
     by_pos: &ParByPos,
     learners: &[(usize, Vec<bool>)],
     partials: &mut [Option<Box<dyn ProfileBuilder>>],
+    tally: &mut [Tally],
 ) {
     let mut doc = doc;
     for pos in from..by_pos.len() {
@@ -308,7 +444,9 @@ fn observe(
                 .unwrap_or(false)
             {
                 if let Some(Some(p)) = partials.get_mut(k) {
+                    let t = Instant::now();
                     p.observe(&doc);
+                    tally[pos].add(doc.text.len(), t);
                 }
             }
             // Stages after the last learner cannot change any profile.
@@ -324,11 +462,14 @@ fn observe(
             continue;
         };
         let mut cx = Cx::default();
-        match guarded(|| stage.process(&mut doc, &mut cx)) {
+        let (t, len) = (Instant::now(), doc.text.len());
+        let verdict = guarded(|| stage.process(&mut doc, &mut cx));
+        tally[pos].add(len, t);
+        match verdict {
             Ok(Verdict::Unchanged) | Ok(Verdict::Changed) => {}
             Ok(Verdict::Split(parts)) => {
                 for p in parts {
-                    observe(p, pos + 1, by_pos, learners, partials);
+                    observe(p, pos + 1, by_pos, learners, partials, tally);
                 }
                 return;
             }
