@@ -721,6 +721,21 @@ fn resume_after_a_crash_gives_the_uninterrupted_output() {
         serde_json::from_slice(&std::fs::read(out.join(".resume/journal.json")).unwrap()).unwrap();
     assert_eq!(journal["files_done"], 2);
 
+    // A journal cut short (a full disk, a bad copy) is named with what to
+    // do, and left in place: nothing is overwritten on a guess.
+    let path = out.join(".resume/journal.json");
+    let good = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &good[..good.len() / 2]).unwrap();
+    let o = run_in(&out, &["--resume"], &inputs, None);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("journal.json") && err.contains("corrupt journal") && err.contains("remove"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), &good[..good.len() / 2]);
+    std::fs::write(&path, &good).unwrap();
+
     let o = run_in(&out, &["--resume"], &inputs, None);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_same_run(&whole, &out);
