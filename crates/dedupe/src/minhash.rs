@@ -245,6 +245,23 @@ pub fn set_jaccard(a: &[u32], b: &[u32], k: usize) -> f64 {
     inter as f64 / union as f64
 }
 
+/// Steps of each bin's densification chain kept in a per-thread table.
+const CHAIN_STEPS: usize = 32;
+
+thread_local! {
+    /// For the `num_perm` last used on this thread: the first
+    /// [`CHAIN_STEPS`] bins of every bin's densification chain.
+    static CHAINS: std::cell::RefCell<(usize, Vec<u16>)> =
+        const { std::cell::RefCell::new((0, Vec::new())) };
+}
+
+/// Step `attempt` of bin `i`'s densification chain: a pseudo-random bin.
+#[inline]
+fn chain_step(i: usize, attempt: u64, k: u128) -> usize {
+    let h = fmix64(((i as u64) << 32) ^ attempt ^ 0x5bd1_e995_0000_0000);
+    ((h as u128 * k) >> 64) as usize
+}
+
 /// Densified OPH bins of a shingle set; `None` when there are no shingles.
 pub fn oph_bins(shingles: &[u64], num_perm: usize) -> Option<Vec<u64>> {
     if shingles.is_empty() || num_perm == 0 {
@@ -263,26 +280,54 @@ pub fn oph_bins(shingles: &[u64], num_perm: usize) -> Option<Vec<u64>> {
     if bins.iter().all(|&b| b == u64::MAX) {
         return None;
     }
-    let original = bins.clone();
-    for i in 0..num_perm {
+    if num_perm <= 1 << 16 {
+        CHAINS.with_borrow_mut(|(n, table)| {
+            if *n != num_perm {
+                table.clear();
+                for i in 0..num_perm {
+                    table.extend((0..CHAIN_STEPS as u64).map(|a| chain_step(i, a, k) as u16));
+                }
+                *n = num_perm;
+            }
+            densify(&mut bins, table);
+        });
+    } else {
+        densify(&mut bins, &[]);
+    }
+    Some(bins)
+}
+
+/// Optimal densification: an empty bin takes the value of the first
+/// originally filled bin on its chain (a pseudo-random walk seeded by the
+/// bin number; it ends because at least one bin is filled). `table` holds
+/// the first [`CHAIN_STEPS`] steps of every chain, or is empty; short
+/// documents leave most bins empty and walk long chains, and a table look-up
+/// is a fraction of a hash.
+fn densify(bins: &mut [u64], table: &[u16]) {
+    let original = bins.to_vec();
+    let k = bins.len() as u128;
+    for i in 0..bins.len() {
         if original[i] != u64::MAX {
             continue;
         }
-        // Optimal densification: follow a hash chain seeded by the bin number
-        // until it lands on an originally filled bin. Terminates because at
-        // least one bin is filled (the chain is a pseudo-random walk).
-        let mut attempt: u64 = 0;
-        loop {
-            let h = fmix64(((i as u64) << 32) ^ attempt ^ 0x5bd1_e995_0000_0000);
-            let j = ((h as u128 * k) >> 64) as usize;
-            if original[j] != u64::MAX {
-                bins[i] = original[j];
-                break;
+        let steps = table.get(i * CHAIN_STEPS..(i + 1) * CHAIN_STEPS);
+        let from_table = steps
+            .into_iter()
+            .flatten()
+            .map(|&j| j as usize)
+            .find(|&j| original[j] != u64::MAX);
+        let j = from_table.unwrap_or_else(|| {
+            let mut attempt = steps.map_or(0, |_| CHAIN_STEPS as u64);
+            loop {
+                let j = chain_step(i, attempt, k);
+                if original[j] != u64::MAX {
+                    break j;
+                }
+                attempt += 1;
             }
-            attempt += 1;
-        }
+        });
+        bins[i] = original[j];
     }
-    Some(bins)
 }
 
 /// Band keys and verification bits of a text; `None` when it has no words.
@@ -416,6 +461,58 @@ mod tests {
         for c in '\u{2000}'..='\u{206f}' {
             assert!(!c.is_alphanumeric(), "U+{:04X}", c as u32);
         }
+    }
+
+    /// Densification as first written: a hash per chain step.
+    fn oph_bins_reference(shingles: &[u64], num_perm: usize) -> Option<Vec<u64>> {
+        let k = num_perm as u128;
+        let mut bins = vec![u64::MAX; num_perm];
+        for &s in shingles {
+            let b = ((s as u128 * k) >> 64) as usize;
+            bins[b] = bins[b].min(s);
+        }
+        if shingles.is_empty() || bins.iter().all(|&b| b == u64::MAX) {
+            return None;
+        }
+        let original = bins.clone();
+        for i in 0..num_perm {
+            let mut attempt = 0;
+            while original[i] == u64::MAX {
+                let h = fmix64(((i as u64) << 32) ^ attempt ^ 0x5bd1_e995_0000_0000);
+                let j = ((h as u128 * k) >> 64) as usize;
+                if original[j] != u64::MAX {
+                    bins[i] = original[j];
+                    break;
+                }
+                attempt += 1;
+            }
+        }
+        Some(bins)
+    }
+
+    #[test]
+    fn densified_bins_match_the_hash_per_step_definition() {
+        let text = include_str!("../../../tests/fixtures/seeds/002_31699701fbb39e56.txt");
+        let mut all = Vec::new();
+        shingles(text, 5, &mut all);
+        // From one shingle (every chain long, past the table) to the whole
+        // page, and sizes with and without a table, alternating so the
+        // per-thread table is rebuilt.
+        let check = |n: usize, num_perm: usize| {
+            let part = &all[..n.min(all.len())];
+            assert_eq!(
+                oph_bins(part, num_perm),
+                oph_bins_reference(part, num_perm),
+                "{n} shingles, {num_perm} bins"
+            );
+        };
+        for n in [1, 2, 3, 7, 20, 64, 200, 1000, all.len()] {
+            for num_perm in [256, 64, 256] {
+                check(n, num_perm);
+            }
+        }
+        // Too many bins for a table (chains are then hashed step by step).
+        check(all.len(), 1 << 17);
     }
 
     #[test]
