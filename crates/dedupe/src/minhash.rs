@@ -475,16 +475,14 @@ mod tests {
             return None;
         }
         let original = bins.clone();
-        for i in 0..num_perm {
-            let mut attempt = 0;
-            while original[i] == u64::MAX {
+        for i in (0..num_perm).filter(|&i| original[i] == u64::MAX) {
+            for attempt in 0.. {
                 let h = fmix64(((i as u64) << 32) ^ attempt ^ 0x5bd1_e995_0000_0000);
                 let j = ((h as u128 * k) >> 64) as usize;
                 if original[j] != u64::MAX {
                     bins[i] = original[j];
                     break;
                 }
-                attempt += 1;
             }
         }
         Some(bins)
