@@ -13,6 +13,13 @@
 //! `DEBOILERPLATE_LOOPS=N` instead runs the profile and apply passes N times
 //! over readability + cleaneval_dev and prints the time of each (a steady
 //! workload for `perf stat` / `perf record`).
+//!
+//! `DEBOILERPLATE_PERDOC=N`: apply time per document (best of N), the
+//! costliest first. `DEBOILERPLATE_FOLD=N`: the profile pass with a
+//! partial per batch merged in order (`DEBOILERPLATE_FOLD_AT` sets when
+//! partials fold into a sketch), its time and a hash of the profile.
+//! `DEBOILERPLATE_TRAINFP=1`: a hash per dev document of what the training
+//! bench reads (first-round stage-1 scores and context features).
 
 mod common;
 
@@ -182,6 +189,7 @@ fn apply_only(loops: usize) {
     let bytes: usize = docs.iter().map(|d| d.text.len()).sum();
     let cleaner = cleaner_for(&DeboilerplateConfig::default(), &docs);
     let mut apply = Vec::new();
+    let mut cpu = Vec::new();
     let mut base = f64::MAX;
     for _ in 0..loops.max(1) {
         let t = Instant::now();
@@ -195,25 +203,165 @@ fn apply_only(loops: usize) {
         base = base.min(t.elapsed().as_nanos() as f64 / 10.0);
         let mut work = docs.clone();
         let mut cx = Cx::default();
+        let c = cpu_ns();
         let t = Instant::now();
         for d in work.iter_mut() {
             let _ = std::hint::black_box(cleaner.process(d, &mut cx));
         }
         apply.push(t.elapsed().as_nanos() as f64);
+        if let (Some(a), Some(b)) = (c, cpu_ns()) {
+            cpu.push(b.saturating_sub(a) as f64);
+        }
     }
     apply.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
     let mbs = |ns: f64| bytes as f64 / ns * 1e3;
     eprintln!(
-        "{} docs, {:.2} MB: apply best {:.1} MB/s, median {:.1} MB/s; memchr baseline best {:.0} MB/s",
+        "{} docs, {:.2} MB: apply best {:.1} MB/s, median {:.1} MB/s (cpu time: median {:.1} MB/s); memchr baseline best {:.0} MB/s",
         docs.len(),
         bytes as f64 / 1e6,
         mbs(apply[0]),
         mbs(apply[apply.len() / 2]),
+        cpu.get(cpu.len() / 2).map_or(f64::NAN, |&ns| mbs(ns)),
         mbs(base)
     );
 }
 
+/// Apply time per document (`DEBOILERPLATE_PERDOC=N`: best of N), the
+/// costliest first: which pages the pass spends its time on.
+fn per_doc(loops: usize) {
+    let mut docs = docs_of("readability");
+    docs.extend(docs_of("cleaneval_dev"));
+    let cleaner = cleaner_for(&DeboilerplateConfig::default(), &docs);
+    let mut best = vec![f64::MAX; docs.len()];
+    for _ in 0..loops.max(1) {
+        for (i, d) in docs.iter().enumerate() {
+            let mut w = d.clone();
+            let mut cx = Cx::default();
+            let t = Instant::now();
+            let _ = std::hint::black_box(cleaner.process(&mut w, &mut cx));
+            best[i] = best[i].min(t.elapsed().as_nanos() as f64);
+        }
+    }
+    let total: f64 = best.iter().sum();
+    let bytes: usize = docs.iter().map(|d| d.text.len()).sum();
+    eprintln!(
+        "sum of bests {:.2} ms, {:.1} MB/s",
+        total / 1e6,
+        bytes as f64 / total * 1e3
+    );
+    let mut order: Vec<usize> = (0..docs.len()).collect();
+    order.sort_by(|&a, &b| best[b].total_cmp(&best[a]));
+    for &i in order.iter().take(200) {
+        let mut w = docs[i].clone();
+        let _ = cleaner.process(&mut w, &mut Cx::default());
+        let lang = w
+            .attributes
+            .get("lang")
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        let n = docs[i].text.len();
+        eprintln!(
+            "{:>4} {:>8} B {:>8.0} us {:>6.1} MB/s {lang} {}",
+            i,
+            n,
+            best[i] / 1e3,
+            n as f64 / best[i] * 1e3,
+            docs[i].id
+        );
+    }
+}
+
+/// The profile pass as the pipeline runs it (`DEBOILERPLATE_FOLD=N`, N
+/// runs): a partial per batch of 500 documents of all the sets, each
+/// merged in order into the first, then finished; prints the time of each
+/// run and a hash of the profile (which must not change, whatever
+/// `DEBOILERPLATE_FOLD_AT`).
+fn fold_pass(loops: usize) {
+    let mut docs = Vec::new();
+    for set in DEV_SETS.iter().chain(EXTRA_SETS) {
+        docs.extend(docs_of(set));
+    }
+    let bytes: usize = docs.iter().map(|d| d.text.len()).sum();
+    let params = DeboilerplateConfig::default().params();
+    // `DEBOILERPLATE_FOLD_AT=N`: partials fold into their own sketch past
+    // N pairs (as the partials of large input files do at the default).
+    let fold_at = std::env::var("DEBOILERPLATE_FOLD_AT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1 << 16);
+    for _ in 0..loops.max(1) {
+        let t = Instant::now();
+        let mut acc: Option<Box<dyn ProfileBuilder>> = None;
+        for batch in docs.chunks(500) {
+            let mut b = SiteProfileBuilder::with_fold_at(params, fold_at);
+            for d in batch {
+                b.observe(d);
+            }
+            match acc.as_mut() {
+                Some(a) => a.merge(Box::new(b)),
+                None => acc = Some(Box::new(b)),
+            }
+        }
+        let out = acc
+            .map(|a| a.finish().unwrap_or_default())
+            .unwrap_or_default();
+        let ns = t.elapsed().as_nanos() as f64;
+        eprintln!(
+            "{} docs, {:.1} MB: profile pass {:.1} ms, {:.1} MB/s, profile {:016x} ({} bytes)",
+            docs.len(),
+            bytes as f64 / 1e6,
+            ns / 1e6,
+            bytes as f64 / ns * 1e3,
+            xxh3_64(&out),
+            out.len()
+        );
+    }
+}
+
+/// What the training bench reads of the first decision round
+/// (`DEBOILERPLATE_TRAINFP=1`): per document of the dev sets, a hash of
+/// the stage-1 scores and context features, bit for bit.
+fn train_inputs() {
+    let config = DeboilerplateConfig::default();
+    for set in DEV_SETS {
+        let docs = docs_of(set);
+        let cleaner = cleaner_for(&config, &docs);
+        for (i, d) in docs.iter().enumerate() {
+            let lang = cleaner.language(d);
+            let site = sluicebox_deboilerplate::profile::site_key(d, config.params().key);
+            let a = cleaner.analyse(&d.text, lang.as_deref(), Some(site));
+            let mut bits = Vec::new();
+            for z in &a.z1 {
+                bits.extend_from_slice(&z.to_bits().to_le_bytes());
+            }
+            for c in a.ctx.iter().flatten() {
+                bits.extend_from_slice(&c.to_bits().to_le_bytes());
+            }
+            println!("{set} {i} {} {:016x}", a.z1.len(), xxh3_64(&bits));
+        }
+    }
+}
+
 fn main() {
+    if std::env::var("DEBOILERPLATE_TRAINFP").is_ok() {
+        train_inputs();
+        return;
+    }
+    if let Some(n) = std::env::var("DEBOILERPLATE_FOLD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        fold_pass(n);
+        return;
+    }
+    if let Some(n) = std::env::var("DEBOILERPLATE_PERDOC")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        per_doc(n);
+        return;
+    }
     if let Some(n) = std::env::var("DEBOILERPLATE_APPLY")
         .ok()
         .and_then(|v| v.parse().ok())

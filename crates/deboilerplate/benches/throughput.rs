@@ -2,7 +2,7 @@
 //! `cargo bench -p sluicebox-deboilerplate --bench throughput`.
 //!
 //! Input: the page texts of the readability and cleaneval_dev sets (real
-//! extracted pages, ~5.8 MB), or the seed fixtures when the corpora are
+//! extracted pages, ~2.7 MB), or the seed fixtures when the corpora are
 //! absent. Baseline in the same run: a memchr newline count over the same
 //! bytes (the least any line-based stage must do).
 

@@ -260,7 +260,7 @@ pub fn trim_bounds(s: &str) -> (usize, usize) {
 /// The lowercase of a letter of Latin-1 or basic Cyrillic without the
 /// Unicode tables (`None` elsewhere: ask `char::to_lowercase`).
 #[inline]
-fn lower_fast(c: char) -> Option<char> {
+pub(crate) fn lower_fast(c: char) -> Option<char> {
     let u = c as u32;
     let l = match u {
         0xC0..=0xDE if u != 0xD7 => u + 0x20,
@@ -272,13 +272,49 @@ fn lower_fast(c: char) -> Option<char> {
     char::from_u32(l)
 }
 
+/// The characters [`is_terminal`] matches (the test checks the two agree).
+#[cfg(test)]
 const TERMINAL: &[char] = &[
     '.', '!', '?', '"', '\'', '”', '’', '»', '。', '！', '？', ':', ';', '…', ')',
 ];
+/// The characters [`is_bullet`] matches.
+#[cfg(test)]
 const BULLETS: &[char] = &[
     '•', '·', '*', '-', '–', '—', '►', '▶', '»', '›', '◦', '▪', '■', '○', '●',
 ];
 const SEPARATORS: &[char] = &['|', '»', '›', '·', '•', '/', '>'];
+
+/// `TERMINAL.contains(&c)` as one `match` (a jump table or a few compares
+/// rather than a walk over the list, once per line).
+#[inline]
+fn is_terminal(c: char) -> bool {
+    matches!(
+        c,
+        '.' | '!' | '?' | '"' | '\'' | '”' | '’' | '»' | '。' | '！' | '？' | ':' | ';' | '…' | ')'
+    )
+}
+
+/// `BULLETS.contains(&c)` as one `match`.
+#[inline]
+fn is_bullet(c: char) -> bool {
+    matches!(
+        c,
+        '•' | '·'
+            | '*'
+            | '-'
+            | '–'
+            | '—'
+            | '►'
+            | '▶'
+            | '»'
+            | '›'
+            | '◦'
+            | '▪'
+            | '■'
+            | '○'
+            | '●'
+    )
+}
 
 /// Ends with `[TAG]` where TAG is 2–12 capital letters: the "related story
 /// [VIDEO]" links news sites interleave with the article.
@@ -413,7 +449,7 @@ const NO_TOKEN: usize = usize::MAX;
 /// Extended letters, basic Cyrillic, CJK ideographs); the unit tests check
 /// these ranges against the standard library exhaustively.
 #[inline]
-fn classify_non_ascii(c: char) -> (bool, bool) {
+pub(crate) fn classify_non_ascii(c: char) -> (bool, bool) {
     match c as u32 {
         0xD7 | 0xF7 => (false, false),
         0xC0..=0x24F | 0x410..=0x44F | 0x4E00..=0x9FA5 => (true, false),
@@ -432,7 +468,9 @@ pub struct Scratch {
     /// The line normalised with digits folded (UTF-8), when `norm_ready`.
     pub norm: Vec<u8>,
     pub norm_ready: bool,
-    /// The line with ASCII letters lowercased, for the lexicon.
+    /// The line with ASCII letters lowercased, for the lexicon (zero
+    /// padded by 16 bytes past the scanned text when [`scan_fast`] wrote
+    /// it).
     lower: Vec<u8>,
     /// Offsets in `norm` where the words of the line start ([`scan_fast`]).
     starts: Vec<u32>,
@@ -589,21 +627,38 @@ fn scan_fast(scanned: &str, stop: &WordSet, scratch: &mut Scratch) -> Option<Sca
     // One output byte per ASCII input byte at most, plus the zero padding
     // the stopword keys are loaded with; non-ASCII characters grow it.
     out.resize(bytes.len() + 2 * WORD_BYTES, 0);
+    // The scanned text with ASCII letters lowercased, written in the same
+    // pass (the lexicon's input), zero padded by 16.
+    let lower = &mut scratch.lower;
+    lower.clear();
+    lower.resize(bytes.len() + 16, 0);
     let starts = &mut scratch.starts;
     // Only the first `nt` entries are read, each written first: grow the
     // buffer, never clear it (no memset per line).
     if starts.len() < bytes.len() + 1 {
         starts.resize(bytes.len() + 1, 0);
     }
-    let mut c = ScanCounts::default();
-    // Output length; tokens so far; whether the last character was a
-    // separator (initially: so that leading separators write nothing).
-    let (mut j, mut nt, mut last_sep) = (0usize, 0usize, 1usize);
-    let mut prev_alnum = 0u32;
-    let mut first_pos = usize::MAX;
-    let mut acc = [0u64; 7];
-    let mut blocks = 0u32;
+    let mut st = BlockState {
+        c: ScanCounts::default(),
+        j: 0,
+        nt: 0,
+        last_sep: 1,
+        prev_alnum: 0,
+        first_pos: usize::MAX,
+        acc: [0; 7],
+        blocks_left: 255,
+    };
     let mut i = 0;
+    // Whole blocks of eight ASCII bytes (most of them): `valid` is a
+    // constant there, and every mask and shift with it folds away.
+    while let Some(&chunk) = bytes.get(i..).and_then(|r| r.first_chunk::<8>()) {
+        let w = u64::from_le_bytes(chunk);
+        if w & HI != 0 {
+            break;
+        }
+        ascii_block(w, 8, HI, i, &mut st, starts, out, lower);
+        i += 8;
+    }
     while let Some(rest) = bytes.get(i..).filter(|r| !r.is_empty()) {
         // Up to eight ASCII bytes at a time: every class is a bit mask (the
         // high bit of each byte), every count a sum of those bits. The block
@@ -616,69 +671,29 @@ fn scan_fast(scanned: &str, stop: &WordSet, scratch: &mut Scratch) -> Option<Sca
         } else {
             (non_ascii.trailing_zeros() / 8) as usize
         };
+        if p == 8 {
+            ascii_block(w, 8, HI, i, &mut st, starts, out, lower);
+            i += 8;
+            continue;
+        }
         if p > 0 {
             // Bytes past `p` may be garbage in these masks (a non-ASCII
             // byte carries into the bytes above it): `valid` clears them.
-            let valid = HI & low_bytes(p);
-            let digit = ge(w, b'0') & !ge(w, b'9' + 1) & valid;
-            let y = w | (0x20 * LO);
-            let alpha = ge(y, b'a') & !ge(y, b'z' + 1) & valid;
-            let alnum = digit | alpha;
-            let upper = ge(w, b'A') & !ge(w, b'Z' + 1) & valid;
-            let space = (eq(w, b' ') | (ge(w, 9) & !ge(w, 14))) & valid;
-            let sepm = !alnum & valid;
-            let starts_m = alnum & !((alnum << 8) | (u64::from(prev_alnum) << 7));
-            // Per-byte counters, summed at the end (or every 255 blocks,
-            // before a byte can overflow): no popcount per block.
-            acc[0] += starts_m >> 7;
-            acc[1] += (starts_m & upper) >> 7;
-            acc[2] += alnum >> 7;
-            acc[3] += digit >> 7;
-            acc[4] += (sepm & !space) >> 7;
-            acc[5] += (eq(w, b',') & valid) >> 7;
-            acc[6] += ((eq(w, b'|') | eq(w, b'/') | eq(w, b'>')) & valid) >> 7;
-            blocks += 1;
-            if blocks.is_multiple_of(255) {
-                flush(&mut acc, &mut c);
-            }
-            if alnum != 0 {
-                first_pos = first_pos.min(i + (alnum.trailing_zeros() / 8) as usize);
-            }
-            // Normalised bytes: letters lowercased, digits folded, others a
-            // space; a separator right after a separator is dropped.
-            let full = |m: u64| (m >> 7).wrapping_mul(0xFF);
-            let t = (y & full(alpha)) | ((0x30 * LO) & full(digit)) | ((0x20 * LO) & full(sepm));
-            let keep = !(sepm & ((sepm << 8) | ((last_sep as u64) << 7))) & valid;
-            // Byte k of `kept`: how many of bytes 0..=k are kept.
-            let kept = (keep >> 7).wrapping_mul(LO);
-            let mut st = starts_m;
-            while st != 0 {
-                let k = st.trailing_zeros() / 8;
-                // A word start is kept: it lands at j + (kept before it).
-                let at = j + ((kept >> (8 * k)) & 0xFF) as usize - 1;
-                if let Some(s) = starts.get_mut(nt) {
-                    *s = at as u32;
-                }
-                nt += 1;
-                st &= st - 1;
-            }
-            if let Some(o) = out.get_mut(j..j + 8) {
-                o.copy_from_slice(&compact(t, keep, valid).to_le_bytes());
-            }
-            let last = 8 * p - 1;
-            j += ((kept >> (last - 7)) & 0xFF) as usize;
-            prev_alnum = ((alnum >> last) & 1) as u32;
-            last_sep = ((sepm >> last) & 1) as usize;
-            c.chars += p as u32;
+            ascii_block(w, p, HI & low_bytes(p), i, &mut st, starts, out, lower);
             i += p;
             continue;
         }
         let ch = scanned.get(i..).and_then(|rest| rest.chars().next())?;
         let at = i;
         i += ch.len_utf8();
+        // Not ASCII: as it is in the lowercased copy.
+        if let (Some(o), Some(b)) = (lower.get_mut(at..i), bytes.get(at..i)) {
+            o.copy_from_slice(b);
+        }
+        let c = &mut st.c;
         c.chars += 1;
         // Room for the character's lowercase (≤ 3 chars) and the padding.
-        let need = j + 16 + (bytes.len() - at) + 2 * WORD_BYTES;
+        let need = st.j + 16 + (bytes.len() - at) + 2 * WORD_BYTES;
         if out.len() < need {
             out.resize(need, 0);
         }
@@ -687,38 +702,47 @@ fn scan_fast(scanned: &str, stop: &WordSet, scratch: &mut Scratch) -> Option<Sca
             if is_cjk_char(ch) {
                 return None;
             }
-            first_pos = first_pos.min(at);
-            if prev_alnum == 0 {
+            st.first_pos = st.first_pos.min(at);
+            if st.prev_alnum == 0 {
                 c.words += 1;
                 c.capitalised += u32::from(ch.is_uppercase());
-                if let Some(s) = starts.get_mut(nt) {
-                    *s = j as u32;
+                if let Some(s) = starts.get_mut(st.nt) {
+                    *s = st.j as u32;
                 }
-                nt += 1;
+                st.nt += 1;
             }
             c.word_chars += 1;
             c.digits += u32::from(numeric);
             let (tmp, len) = norm_char(ch, numeric, true);
-            if let (Some(o), Some(t)) = (out.get_mut(j..j + len), tmp.get(..len)) {
+            if let (Some(o), Some(t)) = (out.get_mut(st.j..st.j + len), tmp.get(..len)) {
                 o.copy_from_slice(t);
             }
-            j += len;
-            last_sep = 0;
-            prev_alnum = 1;
+            st.j += len;
+            st.last_sep = 0;
+            st.prev_alnum = 1;
         } else {
             if !ch.is_whitespace() {
                 c.punct += 1;
                 c.commas += u32::from(matches!(ch, '،' | '，' | '、'));
                 c.separators += u32::from(SEPARATORS.contains(&ch));
             }
-            if let Some(o) = out.get_mut(j) {
+            if let Some(o) = out.get_mut(st.j) {
                 *o = b' ';
             }
-            j += 1 - last_sep;
-            last_sep = 1;
-            prev_alnum = 0;
+            st.j += 1 - st.last_sep;
+            st.last_sep = 1;
+            st.prev_alnum = 0;
         }
     }
+    let BlockState {
+        mut c,
+        mut j,
+        nt,
+        last_sep,
+        first_pos,
+        mut acc,
+        ..
+    } = st;
     if last_sep == 1 && j > 0 {
         j -= 1;
     }
@@ -735,14 +759,116 @@ fn scan_fast(scanned: &str, stop: &WordSet, scratch: &mut Scratch) -> Option<Sca
         // Words are separated by exactly one space in the normalised text.
         let e = starts.get(t + 1).map_or(j, |&n| n as usize - 1);
         let len = e - s;
-        if len > max_len {
-            continue;
+        // Words of up to 8 bytes (most) are one key word, looked up with no
+        // branch on the length or the outcome; longer ones, up to the
+        // longest stopword, the full way.
+        let w0 = out
+            .get(s..s + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map_or(0, u64::from_le_bytes)
+            & low_bytes(len.min(8));
+        let mut hit = stop.contains_short(w0) & (len <= 8);
+        if len > 8 && len <= max_len {
+            hit = stop.contains_packed(&packed_key(out, s, len));
         }
-        let k = packed_key(out, s, len);
-        c.stop_words += u32::from(stop.contains_packed(&k));
+        c.stop_words += u32::from(hit);
     }
     out.truncate(j);
     Some(c)
+}
+
+/// The running state of [`scan_fast`].
+struct BlockState {
+    c: ScanCounts,
+    /// Output length.
+    j: usize,
+    /// Words so far.
+    nt: usize,
+    /// Whether the last character was a separator (initially: so that
+    /// leading separators write nothing).
+    last_sep: usize,
+    prev_alnum: u32,
+    first_pos: usize,
+    /// Per-byte counters, summed at the end (or every 255 blocks, before
+    /// a byte can overflow): no popcount per block.
+    acc: [u64; 7],
+    /// Blocks until the next flush of `acc`.
+    blocks_left: u32,
+}
+
+/// The first `p` (1..=8) bytes of `w`, all ASCII (`valid`: the high bits
+/// of those bytes), at byte `i` of the line: every class is a bit mask (the
+/// high bit of each byte), every count a sum of those bits; the normalised
+/// bytes go to `out`, the word starts to `starts` and the bytes with their
+/// capitals lowercased to `lower[i..i + 8]` (bytes past `p`, which this
+/// block does not cover, as they are: the next block or character writes
+/// them again).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn ascii_block(
+    w: u64,
+    p: usize,
+    valid: u64,
+    i: usize,
+    st: &mut BlockState,
+    starts: &mut [u32],
+    out: &mut [u8],
+    lower: &mut [u8],
+) {
+    let digit = ge(w, b'0') & !ge(w, b'9' + 1) & valid;
+    let y = w | (0x20 * LO);
+    let alpha = ge(y, b'a') & !ge(y, b'z' + 1) & valid;
+    let alnum = digit | alpha;
+    // A letter is a capital when its 0x20 bit is clear.
+    let upper = alpha & !(w << 2);
+    if let Some(o) = lower.get_mut(i..i + 8) {
+        o.copy_from_slice(&(w | (upper >> 2)).to_le_bytes());
+    }
+    let space = (eq(w, b' ') | (ge(w, 9) & !ge(w, 14))) & valid;
+    let sepm = !alnum & valid;
+    let starts_m = alnum & !((alnum << 8) | (u64::from(st.prev_alnum) << 7));
+    let acc = &mut st.acc;
+    acc[0] += starts_m >> 7;
+    acc[1] += (starts_m & upper) >> 7;
+    acc[2] += alnum >> 7;
+    acc[3] += digit >> 7;
+    acc[4] += (sepm & !space) >> 7;
+    acc[5] += (eq(w, b',') & valid) >> 7;
+    acc[6] += ((eq(w, b'|') | eq(w, b'/') | eq(w, b'>')) & valid) >> 7;
+    st.blocks_left -= 1;
+    if st.blocks_left == 0 {
+        flush(&mut st.acc, &mut st.c);
+        st.blocks_left = 255;
+    }
+    if alnum != 0 {
+        st.first_pos = st.first_pos.min(i + (alnum.trailing_zeros() / 8) as usize);
+    }
+    // Normalised bytes: letters lowercased, digits folded, others a
+    // space; a separator right after a separator is dropped.
+    let full = |m: u64| (m >> 7).wrapping_mul(0xFF);
+    let t = (y & full(alpha)) | ((0x30 * LO) & full(digit)) | ((0x20 * LO) & full(sepm));
+    let keep = !(sepm & ((sepm << 8) | ((st.last_sep as u64) << 7))) & valid;
+    // Byte k of `kept`: how many of bytes 0..=k are kept.
+    let kept = (keep >> 7).wrapping_mul(LO);
+    let mut sm = starts_m;
+    while sm != 0 {
+        let k = sm.trailing_zeros() / 8;
+        // A word start is kept: it lands at j + (kept before it).
+        let at = st.j + ((kept >> (8 * k)) & 0xFF) as usize - 1;
+        if let Some(s) = starts.get_mut(st.nt) {
+            *s = at as u32;
+        }
+        st.nt += 1;
+        sm &= sm - 1;
+    }
+    if let Some(o) = out.get_mut(st.j..st.j + 8) {
+        o.copy_from_slice(&compact(t, keep, valid).to_le_bytes());
+    }
+    let last = 8 * p - 1;
+    st.j += ((kept >> (last - 7)) & 0xFF) as usize;
+    st.prev_alnum = ((alnum >> last) & 1) as u32;
+    st.last_sep = ((sepm >> last) & 1) as usize;
+    st.c.chars += p as u32;
 }
 
 /// The reference scan, one character at a time: counts of the (scanned
@@ -981,7 +1107,17 @@ pub fn line_features(
     // A line scanned whole is normalised in the same pass (the hard rules
     // and the profile lookup need it); a longer one later, if at all.
     let whole = cut == line.len();
-    let counts = match scan_fast(scanned, stop, scratch) {
+    // Most lines of a Chinese or Japanese page hold CJK letters, where the
+    // fast scan gives up part way: go straight to the exact one there (the
+    // two agree on every line, so the choice only changes the speed).
+    let fast = if cjk_lang {
+        None
+    } else {
+        scan_fast(scanned, stop, scratch)
+    };
+    // The fast scan also wrote the lowercased line the lexicon needs.
+    let lower_ready = fast.is_some() && whole;
+    let counts = match fast {
         Some(c) => c,
         None => scan_exact(scanned, whole, stop, scratch),
     };
@@ -1013,11 +1149,13 @@ pub fn line_features(
     let b = line.as_bytes();
     let (hits, has_url) = if line.len() <= MAX_LEXICON_LINE {
         let lower = &mut scratch.lower;
-        lower.clear();
-        lower.extend_from_slice(b);
-        lower.make_ascii_lowercase();
-        // Zero padding: the lexicon tests every position in its fast loop.
-        lower.extend_from_slice(&[0; 16]);
+        if !lower_ready {
+            lower.clear();
+            lower.extend_from_slice(b);
+            lower.make_ascii_lowercase();
+            // Zero padding: the lexicon tests every position in its fast loop.
+            lower.extend_from_slice(&[0; 16]);
+        }
         lexicon.scan_padded(b, lower)
     } else {
         (Hits::default(), crate::lexicon::has_link(b))
@@ -1040,7 +1178,7 @@ pub fn line_features(
     } else {
         stop_words as f32 / w
     };
-    f[8] = TERMINAL.contains(&last) as u8 as f32;
+    f[8] = is_terminal(last) as u8 as f32;
     f[9] = punct as f32 / ch;
     f[10] = digits as f32 / ch;
     f[11] = if cjk_lang {
@@ -1049,7 +1187,7 @@ pub fn line_features(
         capitalised as f32 / w
     };
     f[12] = has_url as u8 as f32;
-    f[13] = BULLETS.contains(&first) as u8 as f32;
+    f[13] = is_bullet(first) as u8 as f32;
     f[14] = position(index, count);
     f[15] = hits.weak as u8 as f32;
     f[16] = ln1p_count(separators);
@@ -1353,6 +1491,14 @@ mod tests {
         // CJK words are one character each: left to the exact scan.
         let ja = "政府は水曜日、支援を延長すると発表した。";
         assert!(scan_fast(ja, sw.for_lang(Some("ja")), &mut fast_scratch).is_none());
+    }
+
+    #[test]
+    fn character_matches_agree_with_their_lists() {
+        for c in (0u32..0x1_0000).filter_map(char::from_u32) {
+            assert_eq!(is_terminal(c), TERMINAL.contains(&c), "{c:?}");
+            assert_eq!(is_bullet(c), BULLETS.contains(&c), "{c:?}");
+        }
     }
 
     #[test]

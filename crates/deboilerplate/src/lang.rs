@@ -82,6 +82,13 @@ pub struct WordSet {
     first: Vec<u64>,
     rest: Vec<[u64; 2]>,
     shift: u32,
+    /// The words of at most 8 bytes (most words, and most stopwords) again,
+    /// as their one key word, in buckets of four: a short token is looked
+    /// up in exactly one bucket (the multiplier is chosen so that no bucket
+    /// overflows), with four compares and no branch.
+    short: Vec<[u64; 4]>,
+    short_shift: u32,
+    short_mul: u64,
     /// Bytes of the longest word: longer tokens need no lookup.
     max_len: usize,
 }
@@ -115,10 +122,19 @@ impl WordSet {
             })
             .max()
             .unwrap_or(0);
+        let short_keys: Vec<u64> = keys
+            .iter()
+            .filter(|k| k[1] == 0 && k[2] == 0)
+            .map(|k| k[0])
+            .collect();
+        let (short, short_bits, short_mul) = bucket_table(&short_keys);
         let mut set = WordSet {
             first: vec![0; 1 << bits],
             rest: vec![[0; 2]; 1 << bits],
             shift: 64 - bits,
+            short,
+            short_shift: 64 - short_bits,
+            short_mul,
             max_len,
         };
         let mask = set.first.len() - 1;
@@ -145,6 +161,38 @@ impl WordSet {
         self.max_len
     }
 
+    /// Whether the word of at most 8 bytes whose (non-zero) key word is
+    /// `k0` is in the set. Probes end at the first empty slot: with a load
+    /// factor of at most 1/4, almost always the first or second.
+    #[inline(always)]
+    pub fn contains_short(&self, k0: u64) -> bool {
+        // No branch on the outcome: it is a coin toss in prose, where
+        // about half the words are stopwords.
+        let i = (k0.wrapping_mul(self.short_mul) >> self.short_shift) as usize;
+        let b = self.short.get(i).copied().unwrap_or([0; 4]);
+        (k0 != 0) & ((b[0] == k0) | (b[1] == k0) | (b[2] == k0) | (b[3] == k0))
+    }
+
+    /// The slot holding the word packed as by `pack`, if it is in the set:
+    /// a dense index for a value stored beside the set.
+    fn slot_of(&self, k: &Packed) -> Option<usize> {
+        if k[0] == 0 {
+            return None;
+        }
+        let mask = self.first.len() - 1;
+        let mut i = self.slot(k);
+        loop {
+            let f = self.first.get(i).copied().unwrap_or(0);
+            if f == 0 {
+                return None;
+            }
+            if f == k[0] && self.rest.get(i) == Some(&[k[1], k[2]]) {
+                return Some(i);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
     /// Whether the (already lowercased) word is in the set.
     pub fn contains(&self, word: &[u8]) -> bool {
         !word.contains(&0) && pack(word).is_some_and(|k| self.contains_packed(&k))
@@ -152,11 +200,14 @@ impl WordSet {
 
     /// Whether the word packed as by `pack` (non-empty, at most
     /// [`WORD_BYTES`]) is in the set.
-    #[inline]
+    #[inline(always)]
     pub fn contains_packed(&self, k: &Packed) -> bool {
         let (k0, k1, k2) = (k[0], k[1], k[2]);
         if k0 == 0 {
             return false;
+        }
+        if k1 == 0 && k2 == 0 {
+            return self.contains_short(k0);
         }
         let mask = self.first.len() - 1;
         let mut i = self.slot(k);
@@ -185,6 +236,45 @@ impl WordSet {
                 }
             }
         }
+    }
+}
+
+/// Bits of [`Stopwords`]' vote filter.
+const VOTE_FILTER_BITS: usize = 1 << 13;
+
+/// The bit of a packed word in the vote filter.
+#[inline]
+fn vote_filter_bit(k: &Packed) -> usize {
+    let h = (k[0] ^ k[1].rotate_left(21) ^ k[2].rotate_left(42)).wrapping_mul(K);
+    (h >> (64 - 13)) as usize
+}
+
+/// Buckets of four for `keys` (non-zero, distinct): a power-of-two count
+/// of them (one for every one to two keys: the table of a language's
+/// stopwords stays within 4 KiB of the L1 cache), the bits of a bucket index, and a
+/// multiplier under which no bucket gets more than four keys (tried in
+/// turn; the table doubles if none of a few dozen fits).
+fn bucket_table(keys: &[u64]) -> (Vec<[u64; 4]>, u32, u64) {
+    let mut bits = (keys.len() / 2).max(4).next_power_of_two().trailing_zeros();
+    loop {
+        for attempt in 0..64u64 {
+            let mul = K.wrapping_add(attempt.wrapping_mul(0x9E37_79B9_7F4A_7C16)) | 1;
+            let mut table = vec![[0u64; 4]; 1 << bits];
+            let fits = keys.iter().all(|&k| {
+                let i = (k.wrapping_mul(mul) >> (64 - bits)) as usize;
+                match table[i].iter_mut().find(|s| **s == 0) {
+                    Some(slot) => {
+                        *slot = k;
+                        true
+                    }
+                    None => false,
+                }
+            });
+            if fits {
+                return (table, bits, mul);
+            }
+        }
+        bits += 1;
     }
 }
 
@@ -308,10 +398,13 @@ pub fn sample_tier(text: &str, limit: usize) -> (String, SampleSource) {
     let mut out = String::with_capacity(limit + 64);
     for min in [200, 60, 0] {
         let mut pos = 0;
-        for raw in text.split('\n') {
+        let ends = memchr::memchr_iter(b'\n', text.as_bytes()).chain([text.len()]);
+        for end in ends {
             let start = pos;
-            pos += raw.len() + 1;
-            let line = raw.trim();
+            let raw = text.get(start..end).unwrap_or_default();
+            pos = end + 1;
+            let (s, e) = crate::features::trim_bounds(raw);
+            let line = raw.get(s..e).unwrap_or_default();
             if line.len() >= min && !line.is_empty() {
                 push_bounded(&mut out, line, limit);
                 if out.len() >= limit {
@@ -388,9 +481,21 @@ pub fn is_cjk(lang: &str) -> bool {
 #[derive(Debug, Default)]
 pub struct Stopwords {
     sets: Vec<(&'static str, WordSet)>,
-    /// Word → bit set of the (alphabetic) lists that contain it, for the
-    /// stopword vote in [`Stopwords::detect`].
-    votes: HashMap<String, u32, BuildHasherDefault<QuickHasher>>,
+    /// The words of the (alphabetic) lists, and per slot of that set the
+    /// bit set of the lists that contain the word, for the stopword vote
+    /// in [`Stopwords::detect`] (a packed-key lookup per token of the
+    /// sample rather than a `String` hash and compare).
+    vote_words: WordSet,
+    vote_bits: Vec<u32>,
+    /// Bit [`vote_filter_bit`] of every word of `vote_words`: most tokens
+    /// that are no stopword are turned away by this 1 KiB, which stays in
+    /// cache, rather than by a probe of the large set, which does not (it
+    /// is read some fifty times a document, between whole pages of other
+    /// work).
+    vote_filter: Vec<u64>,
+    /// Words the packed set cannot hold (longer than [`WORD_BYTES`]; none
+    /// in the shipped lists), looked up the slow way.
+    long_votes: HashMap<String, u32, BuildHasherDefault<QuickHasher>>,
     /// Union of every list: used when the language is unknown or unlisted, so
     /// stopword density stays meaningful (it only has to separate prose from
     /// menus, not identify the language).
@@ -415,9 +520,30 @@ impl Stopwords {
             }
             sets.push((*code, WordSet::from_words(set)));
         }
+        let (short, long_votes): (HashMap<_, _, BuildHasherDefault<QuickHasher>>, _) = votes
+            .into_iter()
+            .partition(|(w, _)| pack(w.as_bytes()).is_some() && !w.contains('\0'));
+        let vote_words = WordSet::from_words(short.keys());
+        let mut vote_filter = vec![0u64; VOTE_FILTER_BITS / 64];
+        for k in short.keys().filter_map(|w| pack(w.as_bytes())) {
+            let b = vote_filter_bit(&k);
+            if let Some(w) = vote_filter.get_mut(b / 64) {
+                *w |= 1 << (b % 64);
+            }
+        }
+        let mut vote_bits = vec![0u32; vote_words.first.len()];
+        for (w, bits) in &short {
+            let slot = pack(w.as_bytes()).and_then(|k| vote_words.slot_of(&k));
+            if let Some(b) = slot.and_then(|i| vote_bits.get_mut(i)) {
+                *b = *bits;
+            }
+        }
         Stopwords {
             sets,
-            votes,
+            vote_words,
+            vote_bits,
+            vote_filter,
+            long_votes,
             union: WordSet::from_words(union),
         }
     }
@@ -461,16 +587,42 @@ impl Stopwords {
         let mut counts = [0u32; 32];
         let mut token = String::new();
         let mut tally = |token: &mut String| {
-            if let Some(&bits) = self.votes.get(token.as_str()) {
-                for (i, c) in counts.iter_mut().enumerate() {
-                    *c += (bits >> i) & 1;
+            let bits = match pack(token.as_bytes()) {
+                Some(k) => {
+                    let b = vote_filter_bit(&k);
+                    let listed = self
+                        .vote_filter
+                        .get(b / 64)
+                        .is_some_and(|w| (w >> (b % 64)) & 1 != 0);
+                    listed
+                        .then(|| self.vote_words.slot_of(&k))
+                        .flatten()
+                        .and_then(|i| self.vote_bits.get(i).copied())
                 }
+                None => self.long_votes.get(token.as_str()).copied(),
+            };
+            // One count per list holding the word (set bits only).
+            let mut bits = bits.unwrap_or(0);
+            while bits != 0 {
+                if let Some(c) = counts.get_mut(bits.trailing_zeros() as usize) {
+                    *c += 1;
+                }
+                bits &= bits - 1;
             }
             token.clear();
         };
         for c in sample.chars() {
-            if c.is_alphanumeric() {
-                token.extend(c.to_lowercase());
+            let alnum = if c.is_ascii() {
+                c.is_ascii_alphanumeric()
+            } else {
+                crate::features::classify_non_ascii(c).0
+            };
+            if alnum {
+                match crate::features::lower_fast(c) {
+                    _ if c.is_ascii() => token.push(c.to_ascii_lowercase()),
+                    Some(l) => token.push(l),
+                    None => token.extend(c.to_lowercase()),
+                }
             } else if !token.is_empty() {
                 tally(&mut token);
             }
@@ -554,6 +706,74 @@ mod tests {
             }
         }
         assert!(unaffected > 50 && affected > 5, "{unaffected} {affected}");
+    }
+
+    /// The vote as it was first written: a `String` per token, looked up
+    /// in a map from each word to the lists holding it.
+    fn vote_reference(sw: &Stopwords, sample: &str) -> Option<&'static str> {
+        let mut votes: HashMap<String, u32> = HashMap::new();
+        for (i, (code, text)) in LISTS.iter().enumerate() {
+            for w in text
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .flat_map(str::split_whitespace)
+            {
+                if !is_cjk(code) {
+                    *votes.entry(w.to_lowercase()).or_insert(0) |= 1 << i;
+                }
+            }
+        }
+        let mut counts = [0u32; 32];
+        let mut token = String::new();
+        let mut tokens = Vec::new();
+        for c in sample.chars() {
+            if c.is_alphanumeric() {
+                token.extend(c.to_lowercase());
+            } else if !token.is_empty() {
+                tokens.push(std::mem::take(&mut token));
+            }
+        }
+        tokens.push(token);
+        for t in tokens.iter().filter(|t| !t.is_empty()) {
+            if let Some(&bits) = votes.get(t) {
+                for (i, c) in counts.iter_mut().enumerate() {
+                    *c += (bits >> i) & 1;
+                }
+            }
+        }
+        let mut order: Vec<usize> = (0..32).collect();
+        order.sort_by_key(|&i| (std::cmp::Reverse(counts[i]), i));
+        let (best, second) = (order[0], counts[order[1]]);
+        let code = sw.sets.get(best).map(|(code, _)| *code)?;
+        let needed = if code == "en" { 4 } else { 8 };
+        (counts[best] >= needed && counts[best] >= 2 * second).then_some(code)
+    }
+
+    #[test]
+    fn the_vote_matches_the_reference() {
+        let sw = Stopwords::load();
+        let mut samples: Vec<String> = crate::seed_lines(&[], false)
+            .chunks(3)
+            .map(|c| sample(&c.join("\n"), SAMPLE_BYTES))
+            .collect();
+        samples.extend(
+            [
+                "Die Bundesregierung hat am Mittwoch beschlossen, die Hilfen für die Ukraine auszuweiten, wie ein Sprecher in Berlin mitteilte, und sie will es auch weiter tun, wenn es nötig ist.",
+                "Le gouvernement a annoncé mercredi qu'il allait prolonger les aides aux entreprises touchées par la crise de l'énergie et il ne veut pas que les prix de la vie montent.",
+                "Rząd zapowiedział w środę, że przedłuży pomoc dla firm dotkniętych kryzysem energetycznym w przyszłym roku, ale nie wiadomo, jak to będzie i co z tego wyjdzie.",
+                "Правительство объявило в среду, что продлит помощь компаниям, и это будет не так просто, как было бы в другой год, но они это сделают и для нас.",
+                "THE And OF the Of tHe ÜBER Über über DER die DAS",
+                "",
+            ]
+            .map(String::from),
+        );
+        let mut decided = 0;
+        for s in &samples {
+            let got = sw.vote(s);
+            assert_eq!(got, vote_reference(&sw, s), "{s}");
+            decided += got.is_some() as u32;
+        }
+        assert!(decided >= 8, "{decided}");
     }
 
     #[test]

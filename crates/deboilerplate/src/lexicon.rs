@@ -29,6 +29,10 @@ pub struct Lexicon {
     /// Whole lines (normalised by [`crate::features::normalise`]) that are
     /// boilerplate by themselves: "share", "read more", "source link" ...
     lines: HashSet<Vec<u8>, BuildHasherDefault<QuickHasher>>,
+    /// Bit `n` set: some line of `lines` is `n` bytes long (bit 255: 255
+    /// or more). Most lines asked about have a length no listed line has,
+    /// and are answered without hashing them.
+    line_lens: [u64; 4],
 }
 
 const STRONG: u8 = 1;
@@ -132,6 +136,11 @@ impl Lexicon {
         Ok(Lexicon {
             all,
             class,
+            line_lens: set.iter().fold([0u64; 4], |mut bits, l| {
+                let n = l.len().min(255);
+                bits[n / 64] |= 1 << (n % 64);
+                bits
+            }),
             lines: set,
         })
     }
@@ -194,7 +203,12 @@ impl Lexicon {
 
     /// Whether a normalised line is boilerplate on its own.
     pub fn is_boilerplate_line(&self, normalised: &[u8]) -> bool {
-        self.lines.contains(normalised)
+        let n = normalised.len().min(255);
+        let listed = self
+            .line_lens
+            .get(n / 64)
+            .is_some_and(|b| (b >> (n % 64)) & 1 != 0);
+        listed && self.lines.contains(normalised)
     }
 }
 
@@ -205,20 +219,28 @@ impl Lexicon {
 ///
 /// Why not an Aho-Corasick DFA: it walks every byte through a transition
 /// that depends on the one before (a chain of dependent loads), and with
-/// this lexicon's byte classes its table is 1.3 MB, more than L2. Here each
-/// position is tested on its own, eight at a time without a branch, against
-/// an 8 KiB bitset of a hash of the next four bytes (patterns of at least
-/// four bytes), plus, only in eight-byte blocks holding the first byte of
-/// a shorter pattern, an 8 KiB bitset of the next two bytes; the positions
-/// that pass (about one a line on the dev sets) are checked against the
-/// patterns that begin with those bytes. O(line length × patterns sharing
-/// a four-byte prefix).
+/// this lexicon's byte classes its table is 1.3 MB, more than L2. Here
+/// eight positions at a time are filtered without a branch: every second
+/// one against an 8 KiB bitset of a hash of four bytes that holds each
+/// pattern's bytes 0..4 and 1..5 (a pattern starting at an odd offset shows
+/// its bytes 1..5 at the next even one), and only in eight-byte blocks
+/// holding the first byte of a pattern shorter than four bytes, every
+/// position against an 8 KiB bitset of the next two bytes. The positions
+/// that pass are tested exactly in order: an 8 KiB bitset of the hash of
+/// the next four bytes, then the patterns that begin with those bytes.
+/// O(line length × patterns sharing a four-byte prefix).
 #[derive(Debug, Clone)]
 pub struct Matcher {
     /// In priority order: a pattern's id is its index.
     patterns: Vec<Box<[u8]>>,
     /// Bit [`hash4`] of the first four bytes of every pattern of ≥ 4 bytes.
     long_bits: Box<[u64; FILTER_BITS / 64]>,
+    /// The filter of the stride-2 scan (see [`Matcher::matches_in`]): bit
+    /// [`hash4`] of the first four bytes of every pattern of ≥ 4 bytes and
+    /// of its bytes 1..5 (for a 4-byte pattern: its last three bytes
+    /// followed by any byte). About twice the bits of `long_bits` and 256
+    /// for each 4-byte pattern: still sparse.
+    stride_bits: Box<[u64; FILTER_BITS / 64]>,
     /// Bit (first two bytes, little-endian) of every pattern of 2–3 bytes,
     /// and every bit `b + 256 x` of a one-byte pattern `b`.
     short_bits: Box<[u64; FILTER_BITS / 64]>,
@@ -252,6 +274,7 @@ impl Matcher {
         let mut m = Matcher {
             patterns: Vec::with_capacity(patterns.len()),
             long_bits: Box::new([0u64; FILTER_BITS / 64]),
+            stride_bits: Box::new([0u64; FILTER_BITS / 64]),
             short_bits: Box::new([0u64; FILTER_BITS / 64]),
             long: HashMap::default(),
             short: HashMap::default(),
@@ -285,6 +308,19 @@ impl Matcher {
                     let key = u32::from_le_bytes([a, b, c, d]);
                     set(&mut m.long_bits[..], hash4(key));
                     m.long.entry(key).or_default().push(id);
+                    set(&mut m.stride_bits[..], hash4(key));
+                    match p.get(4) {
+                        Some(&e) => set(
+                            &mut m.stride_bits[..],
+                            hash4(u32::from_le_bytes([b, c, d, e])),
+                        ),
+                        None => {
+                            for e in 0..=255u8 {
+                                let w = u32::from_le_bytes([b, c, d, e]);
+                                set(&mut m.stride_bits[..], hash4(w));
+                            }
+                        }
+                    }
                 }
             }
             m.patterns.push(p.into());
@@ -339,6 +375,14 @@ impl Matcher {
         }
     }
 
+    /// Whether the four bytes `w` may be the first four of a pattern of
+    /// ≥ 4 bytes or its bytes 1..5 (1 or 0, without a branch).
+    #[inline(always)]
+    fn maybe_stride(&self, w: u32) -> u32 {
+        let h = hash4(w);
+        ((self.stride_bits[h >> 6] >> (h & 63)) & 1) as u32
+    }
+
     /// Whether any of the eight bytes of `block` may start a pattern of 1–3
     /// bytes (a few SWAR compares: the built-in lexicon has one such first
     /// byte, that of "©").
@@ -386,19 +430,37 @@ impl Matcher {
                         m |= self.maybe::<true>((x >> (8 * k)) as u32) << k;
                     }
                 } else {
-                    for k in 0..8 {
-                        m |= self.maybe::<false>((x >> (8 * k)) as u32) << k;
-                    }
+                    // Every second position: a pattern of ≥ 4 bytes
+                    // starting at an even offset k shows its first four
+                    // bytes at k, one at an odd offset its bytes 1..5 at
+                    // k + 1, so the windows at 0, 2, 4, 6 and 8 flag each
+                    // start (k, or the one before it) with five tests
+                    // instead of eight.
+                    let t = |k: u32| self.maybe_stride((x >> (8 * k)) as u32);
+                    m = t(0) | (t(2) * 3) << 1 | (t(4) * 3) << 3 | (t(6) * 3) << 5 | t(8) << 7;
                 }
                 // Only positions inside the haystack.
                 if n - i < 8 {
                     m &= (1 << (n - i)) - 1;
                 }
-                if m == 0 {
-                    i += 8;
-                    continue;
+                // The flagged positions, in order, exactly: the first that
+                // starts a pattern is the leftmost match.
+                let base = i;
+                i += 8;
+                while m != 0 {
+                    let k = m.trailing_zeros() as usize;
+                    let w = (x >> (8 * k)) as u32;
+                    if self.maybe::<true>(w) != 0 {
+                        if let Some(id) = self.at(hay, base + k, w) {
+                            let len = self.patterns.get(id).map_or(1, |p| p.len());
+                            f(id, base + k..base + k + len);
+                            i = base + k + len;
+                            break;
+                        }
+                    }
+                    m &= m - 1;
                 }
-                i += m.trailing_zeros() as usize;
+                continue;
             }
             let w = match buf.get(i..i + 4) {
                 Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
@@ -424,10 +486,23 @@ impl Matcher {
     }
 }
 
-/// See [`Lexicon::has_url_marker`]. One pass over the line stopping only
-/// at `h`, `.` and `@` (three substring searches cost more on short lines,
-/// which is most of them).
+/// See [`Lexicon::has_url_marker`]. On a short line, one pass stopping
+/// only at `h`, `.` and `@` (three substring searches cost more there); on
+/// a long one (only lines past [`crate::features::MAX_LEXICON_LINE`] get
+/// here from the stage), where `h` and `.` stop that pass every few dozen
+/// bytes, vectorised substring searches.
 pub fn has_link(b: &[u8]) -> bool {
+    if b.len() < 256 {
+        return has_link_short(b);
+    }
+    static FINDERS: OnceLock<[memchr::memmem::Finder<'static>; 3]> = OnceLock::new();
+    let finders = FINDERS.get_or_init(|| URL_MARKERS.map(memchr::memmem::Finder::new));
+    finders.iter().any(|f| f.find(b).is_some())
+        || (memchr::memchr(b'@', b).is_some() && memchr::memchr(b'.', b).is_some())
+}
+
+/// [`has_link`] in one pass, for short lines.
+fn has_link_short(b: &[u8]) -> bool {
     let (mut dot, mut at) = (false, false);
     for i in memchr::memchr3_iter(b'h', b'.', b'@', b) {
         let rest = b.get(i..).unwrap_or_default();
@@ -499,6 +574,21 @@ mod tests {
             ],
             true,
         );
+        // Long lines (the vectorised path), with a marker at either end
+        // or none.
+        let prose = crate::seed_lines(&[], false).concat();
+        for marker in ["", "http", "www.", ".com/", "@x", "www"] {
+            for cut in [256, 300, 1000] {
+                let body: String = prose
+                    .chars()
+                    .filter(|c| !"h.@".contains(*c))
+                    .take(cut)
+                    .collect();
+                lines.push(format!("{marker}{body}"));
+                lines.push(format!("{body}{marker}"));
+                lines.push(format!("{body}.{marker}"));
+            }
+        }
         lines.extend(
             [
                 "HTTP://EXAMPLE.COM/",

@@ -263,8 +263,12 @@ const SHORT_DOC_LINES: usize = 3;
 /// What the decision rounds need of a line that does not change from one
 /// round to the next.
 struct Fixed {
+    /// Removed by a rule whatever the context: the rule.
+    rule: Option<&'static str>,
     /// Removed by a rule whatever the context.
     decided: bool,
+    /// Kept by a keep pattern whatever the context.
+    keep: bool,
     /// Frames a comment section: the lines after it are in the comment zone.
     marker: bool,
     /// Plain prose: ≥ 20 words ending in terminal punctuation, at least
@@ -282,14 +286,18 @@ struct Fixed {
     long: bool,
     /// Weight in its neighbours' context (its word count, capped).
     weight: f32,
+    /// Its stage-1 score but for position and comment zone.
+    p1: model::Partial1,
 }
 
 impl Fixed {
-    fn new(lf: &LineFeatures, line: &str) -> Self {
+    fn new(lf: &LineFeatures, line: &str, model: &Model) -> Self {
         let f = &lf.f;
         let plain = f[8] > 0.0 && f[7] >= 0.25 && f[12] == 0.0 && f[15] == 0.0;
         Fixed {
+            rule: lf.rule,
             decided: lf.rule.is_some(),
+            keep: lf.hits.keep,
             marker: lf.hits.comment && lf.words <= 12,
             prose: plain && lf.words >= 20,
             sentence: plain && lf.words >= 8,
@@ -299,6 +307,7 @@ impl Fixed {
                 && f[15] == 0.0,
             long: lf.words >= 25,
             weight: 1.0 + (lf.words as f32).min(200.0),
+            p1: model.partial1(&lf.f),
         }
     }
 }
@@ -345,12 +354,14 @@ struct Decision {
     ctx: Vec<[f32; NF2]>,
 }
 
-/// Working buffers of [`context`].
+/// Working buffers of the context features (see [`Cleaner::decide`]).
 #[derive(Default)]
 struct ContextBufs {
-    active: Vec<usize>,
+    /// Per undecided line of the round, in order: its clamped, scaled
+    /// stage-1 score and its weight.
     zc: Vec<f32>,
     w: Vec<f32>,
+    /// Prefix sums of `w` and `w * zc`.
     pw: Vec<f32>,
     pwz: Vec<f32>,
 }
@@ -364,6 +375,12 @@ struct Buffers {
     blank: Vec<bool>,
     heads: Vec<bool>,
     context: ContextBufs,
+    /// Per document (see [`Cleaner::decide_lines`]).
+    probes: Vec<(usize, u64)>,
+    first: Vec<u32>,
+    fixed: Vec<Fixed>,
+    blanks: Vec<u32>,
+    cur: Vec<usize>,
 }
 
 /// Score given to lines removed by a rule, for their neighbours' context.
@@ -441,7 +458,6 @@ impl Cleaner {
         site: Option<u64>,
         bufs: &mut Buffers,
     ) {
-        let scratch = &mut bufs.scratch;
         let count = a.content.len();
         let mut comment_markers = 0u32;
         // A site with too few documents has nothing learned: skip the lookups.
@@ -455,7 +471,9 @@ impl Cleaner {
         // Lines to look up in the profile: (index, line hash). The lookups
         // are cache misses in a large sketch, so they run after the scan in
         // one tight loop where the misses of many lines overlap.
-        let mut probes: Vec<(usize, u64)> = Vec::new();
+        let mut probes = std::mem::take(&mut bufs.probes);
+        probes.clear();
+        let scratch = &mut bufs.scratch;
         a.features.reserve(count);
         for (k, &i) in a.content.iter().enumerate() {
             let line = &text[a.lines[i].start..a.lines[i].end];
@@ -494,8 +512,10 @@ impl Cleaner {
             let need = self.learned_threshold(docs);
             // First each line's counter in the first row, loads that do not
             // wait on one another (most lines stop there: they are unique).
-            let first: Vec<u32> = probes.iter().map(|&(_, h)| sketch.first_row(h)).collect();
-            for (&(k, h), first) in probes.iter().zip(first) {
+            let first = &mut bufs.first;
+            first.clear();
+            first.extend(probes.iter().map(|&(_, h)| sketch.first_row(h)));
+            for (&(k, h), &first) in probes.iter().zip(first.iter()) {
                 if first >= need && sketch.reaches(h, need) {
                     if let Some(lf) = a.features.get_mut(k) {
                         lf.rule = Some("learned");
@@ -509,28 +529,41 @@ impl Cleaner {
         // goes: the output is then a fixed point of the stage. Only the
         // cheap decision step is repeated; the line features are measured
         // once.
-        let fixed: Vec<Fixed> = a
-            .content
-            .iter()
-            .zip(&a.features)
-            .map(|(&i, lf)| Fixed::new(lf, &text[a.lines[i].start..a.lines[i].end]))
-            .collect();
+        bufs.probes = probes;
+        let mut fixed = std::mem::take(&mut bufs.fixed);
+        fixed.clear();
+        fixed.extend(
+            a.content.iter().zip(&a.features).map(|(&i, lf)| {
+                Fixed::new(lf, &text[a.lines[i].start..a.lines[i].end], &self.model)
+            }),
+        );
         // blanks[i]: blank lines before line i.
-        let mut blanks = Vec::with_capacity(a.lines.len() + 1);
+        let mut blanks = std::mem::take(&mut bufs.blanks);
+        blanks.clear();
         blanks.push(0u32);
+        let mut sum = 0u32;
         for l in &a.lines {
-            blanks.push(blanks.last().copied().unwrap_or(0) + l.blank as u32);
+            sum += l.blank as u32;
+            blanks.push(sum);
         }
-        let mut cur: Vec<usize> = (0..count).collect();
+        let mut cur = std::mem::take(&mut bufs.cur);
+        cur.clear();
+        cur.extend(0..count);
         for round in 0..MAX_ROUNDS {
-            self.decide(a, &fixed, &blanks, &cur, bufs);
+            self.decide(a, &fixed, &blanks, &cur, round == 0, bufs);
             let d = &mut bufs.decision;
-            let mut any = false;
-            for (j, &k) in cur.iter().enumerate() {
-                let removed = d.removed[j];
-                any |= removed.is_some();
+            // Record the decisions; the kept lines move up in `cur` (the
+            // lines of the next round, if any).
+            let mut kept = 0;
+            for j in 0..cur.len() {
+                let (k, removed) = (cur[j], d.removed[j]);
                 a.lines[a.content[k]].removed = removed;
+                if removed.is_none() {
+                    cur[kept] = k;
+                    kept += 1;
+                }
             }
+            let any = kept < cur.len();
             if round == 0 {
                 // The first round's inputs, for the training bench.
                 a.z1 = std::mem::take(&mut d.z1);
@@ -539,75 +572,135 @@ impl Cleaner {
             if !any {
                 break;
             }
-            cur.retain(|&k| a.lines[a.content[k]].removed.is_none());
+            cur.truncate(kept);
         }
+        bufs.fixed = fixed;
+        bufs.blanks = blanks;
+        bufs.cur = cur;
     }
 
     /// Decide the content lines `cur` (indices into `a.content`, in order)
     /// as if they were the whole document: positions, the comment zone,
     /// blank lines and neighbours are those among `cur`.
-    /// The result goes to `bufs.decision`.
+    /// The result goes to `bufs.decision` (the context features of every
+    /// line only with `keep_ctx`, for the training bench; otherwise only
+    /// those of the lines the model decides are computed).
+    ///
+    /// Three passes over the lines: scores, blank lines and the context
+    /// prefix sums forward; headings backward; context features and
+    /// decisions forward. O(lines).
     fn decide(
         &self,
         a: &Analysis,
         fixed: &[Fixed],
         blanks: &[u32],
         cur: &[usize],
+        keep_ctx: bool,
         bufs: &mut Buffers,
     ) {
         let n = cur.len();
         let Decision { removed, z1, ctx } = &mut bufs.decision;
-        // Per-line features that depend on the other lines.
-        let mut markers = 0u32;
-        z1.clear();
-        z1.reserve(n);
-        for (pos, &k) in cur.iter().enumerate() {
-            let lf = &a.features[k];
-            z1.push(if fixed[k].decided {
-                RULE_Z
-            } else {
-                let mut f = lf.f;
-                f[14] = features::position(pos, n);
-                f[17] = features::comment_zone(markers);
-                self.model.score1(&f)
-            });
-            markers += fixed[k].marker as u32;
-        }
+        let ContextBufs { zc, w, pw, pwz } = &mut bufs.context;
+        let blank = &mut bufs.blank;
         // Blank lines between consecutive lines of `cur`, as `rebuild`
-        // writes them. Before the first line and after the last, the text's
-        // own blank lines count in the first round (the text itself), none
-        // in later ones (`rebuild` writes none there).
+        // writes them (`blank[j]`: before line j, `blank[n]`: after the
+        // last). Before the first line and after the last, the text's own
+        // blank lines count in the first round (the text itself), none in
+        // later ones (`rebuild` writes none there).
         let first_round = n == a.content.len();
         let blank_in = |from: usize, to: usize| blanks.get(to) > blanks.get(from);
-        let blank = &mut bufs.blank;
+        z1.clear();
         blank.clear();
-        blank.resize(n + 1, false);
-        for j in 1..n {
-            let (prev, this) = (a.content[cur[j - 1]], a.content[cur[j]]);
-            blank[j] = blank_in(prev + 1, this);
+        zc.clear();
+        w.clear();
+        pw.clear();
+        pwz.clear();
+        pw.push(0.0);
+        pwz.push(0.0);
+        let (mut sum_w, mut sum_wz) = (0f32, 0f32);
+        let mut markers = 0u32;
+        let mut prev_line: Option<usize> = None;
+        for (pos, &k) in cur.iter().enumerate() {
+            let fx = &fixed[k];
+            let line = a.content[k];
+            blank.push(match prev_line {
+                Some(p) => blank_in(p + 1, line),
+                None => first_round && blank_in(0, line),
+            });
+            prev_line = Some(line);
+            // Per-line features that depend on the other lines: position
+            // and comment zone.
+            let z = if fx.decided {
+                RULE_Z
+            } else {
+                self.model.finish1(
+                    &fx.p1,
+                    features::position(pos, n),
+                    features::comment_zone(markers),
+                )
+            };
+            z1.push(z);
+            markers += fx.marker as u32;
+            // Lines already removed by a rule are left out of their
+            // neighbours' context: they are decided, and a run of "[VIDEO]"
+            // links must not drag the next article sentence down with it.
+            if !fx.decided {
+                let zcv = z.clamp(-6.0, 6.0) / 3.0;
+                zc.push(zcv);
+                w.push(fx.weight);
+                sum_w += fx.weight;
+                sum_wz += fx.weight * zcv;
+                pw.push(sum_w);
+                pwz.push(sum_wz);
+            }
         }
-        if first_round && n > 0 {
-            let (i0, i1) = (a.content[cur[0]], a.content[cur[n - 1]]);
-            blank[0] = blank_in(0, i0);
-            blank[n] = blank_in(i1 + 1, a.lines.len());
-        }
-        context(fixed, cur, z1, blank, ctx, &mut bufs.context);
+        blank.push(match prev_line {
+            Some(p) if first_round => blank_in(p + 1, a.lines.len()),
+            _ => false,
+        });
         let heads = &mut bufs.heads;
         headings(fixed, cur, z1, heads);
+        let cx = Context {
+            zc,
+            w,
+            pw,
+            pwz,
+            doc_mean: if sum_w > 0.0 { sum_wz / sum_w } else { 0.0 },
+        };
         let threshold = logit(self.config.min_score as f32);
+        if keep_ctx {
+            ctx.clear();
+            ctx.resize(n, [0f32; NF2]);
+        }
         let mut markers = 0u32;
+        let mut active = 0usize;
         removed.clear();
         removed.reserve(n);
         for (j, &k) in cur.iter().enumerate() {
-            let lf = &a.features[k];
+            let fx = &fixed[k];
             let outside_comments = markers == 0;
-            markers += fixed[k].marker as u32;
-            let prose = outside_comments && (fixed[k].prose || z1[j] >= SURE_CONTENT_Z);
-            removed.push(if lf.hits.keep {
+            markers += fx.marker as u32;
+            let prose = outside_comments && (fx.prose || z1[j] >= SURE_CONTENT_Z);
+            // A rule decides exactly the lines `fx.decided` marks; the
+            // model, the undecided lines that neither a keep pattern, a
+            // heading nor plain prose keeps.
+            let model_decides = !fx.decided && !fx.keep && !heads[j] && !prose;
+            let mut features = None;
+            if !fx.decided {
+                if keep_ctx || model_decides {
+                    let f = cx.features(active, blank, j);
+                    if let Some(slot) = ctx.get_mut(j).filter(|_| keep_ctx) {
+                        *slot = f;
+                    }
+                    features = Some(f);
+                }
+                active += 1;
+            }
+            removed.push(if fx.keep {
                 None
-            } else if let Some(rule) = lf.rule {
+            } else if let Some(rule) = fx.rule {
                 Some(rule)
-            } else if !heads[j] && !prose && self.model.score2(&ctx[j]) < threshold {
+            } else if model_decides && features.is_some_and(|f| self.model.score2(&f) < threshold) {
                 Some("model")
             } else {
                 None
@@ -681,72 +774,54 @@ fn logit(p: f32) -> f32 {
     (p / (1.0 - p)).ln()
 }
 
-/// Context features of the lines `cur` (stage 2 input), O(n) with prefix
-/// sums of word-weighted scores; `z1` is per line of `cur`, `blank[j]`
-/// whether a blank line comes before line `j` of `cur` (`blank[n]`: after
-/// the last). Lines already removed by a rule are left out of their
-/// neighbours' context: they are decided, and a run of "[VIDEO]" links must
-/// not drag the next article sentence down with it.
-/// The features go to `out` (one per line of `cur`); `b` are working buffers.
-fn context(
-    fixed: &[Fixed],
-    cur: &[usize],
-    z1: &[f32],
-    blank: &[bool],
-    out: &mut Vec<[f32; NF2]>,
-    b: &mut ContextBufs,
-) {
-    let ContextBufs {
-        active,
-        zc,
-        w,
-        pw,
-        pwz,
-    } = b;
-    active.clear();
-    active.extend((0..cur.len()).filter(|&j| !fixed[cur[j]].decided));
-    let n = active.len();
-    zc.clear();
-    zc.extend(active.iter().map(|&j| z1[j].clamp(-6.0, 6.0) / 3.0));
-    w.clear();
-    w.extend(active.iter().map(|&j| fixed[cur[j]].weight));
-    pw.clear();
-    pw.resize(n + 1, 0f32);
-    pwz.clear();
-    pwz.resize(n + 1, 0f32);
-    for j in 0..n {
-        pw[j + 1] = pw[j] + w[j];
-        pwz[j + 1] = pwz[j] + w[j] * zc[j];
-    }
-    let window = |j: usize, r: usize| -> f32 {
+/// The context (stage 2) features of one decision round, O(1) a line
+/// with prefix sums of word-weighted scores over the round's undecided
+/// lines (see [`Cleaner::decide`]).
+struct Context<'a> {
+    zc: &'a [f32],
+    w: &'a [f32],
+    pw: &'a [f32],
+    pwz: &'a [f32],
+    doc_mean: f32,
+}
+
+impl Context<'_> {
+    /// Weighted mean score of the undecided lines within `r` of undecided
+    /// line `j`, itself left out.
+    fn window(&self, j: usize, r: usize) -> f32 {
+        let n = self.zc.len();
         let lo = j.saturating_sub(r);
         let hi = (j + r + 1).min(n);
-        let sw = pw[hi] - pw[lo] - w[j];
-        let sz = pwz[hi] - pwz[lo] - w[j] * zc[j];
+        let at = |v: &[f32], i: usize| v.get(i).copied().unwrap_or(0.0);
+        let (wj, zj) = (at(self.w, j), at(self.zc, j));
+        let sw = at(self.pw, hi) - at(self.pw, lo) - wj;
+        let sz = at(self.pwz, hi) - at(self.pwz, lo) - wj * zj;
         if sw > 0.0 {
             sz / sw
         } else {
             0.0
         }
-    };
-    let doc_mean = if pw[n] > 0.0 { pwz[n] / pw[n] } else { 0.0 };
-    out.clear();
-    out.resize(cur.len(), [0f32; NF2]);
-    for (j, &c) in active.iter().enumerate() {
+    }
+
+    /// Features of undecided line `j` (line `c` of the round, `blank[c]`
+    /// and `blank[c + 1]` the blank lines around it).
+    fn features(&self, j: usize, blank: &[bool], c: usize) -> [f32; NF2] {
+        let n = self.zc.len();
+        let z = |i: usize| self.zc.get(i).copied().unwrap_or(0.0);
         let blank_before = blank.get(c).copied().unwrap_or(false);
         let blank_after = blank.get(c + 1).copied().unwrap_or(false);
-        out[c] = [
+        [
             1.0,
-            zc[j],
-            if j > 0 { zc[j - 1] } else { 0.0 },
-            if j + 1 < n { zc[j + 1] } else { 0.0 },
-            window(j, 3),
-            window(j, 10),
-            doc_mean,
+            z(j),
+            if j > 0 { z(j - 1) } else { 0.0 },
+            if j + 1 < n { z(j + 1) } else { 0.0 },
+            self.window(j, 3),
+            self.window(j, 10),
+            self.doc_mean,
             blank_before as u8 as f32,
             blank_after as u8 as f32,
             (j == 0 || j + 1 == n) as u8 as f32,
-        ];
+        ]
     }
 }
 
