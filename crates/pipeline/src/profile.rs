@@ -77,6 +77,14 @@ pub struct PassStage {
     pub merge_seconds: f64,
 }
 
+/// The collector's partials: the current file's (order-dependent learners)
+/// or the whole run's so far (order-free ones).
+struct FileFold {
+    acc: Partials,
+    /// Batches were folded in since the last end of a file.
+    since_mark: bool,
+}
+
 /// Per stage position: documents, bytes and nanoseconds of one batch or run.
 #[derive(Debug, Clone, Copy, Default)]
 struct Tally {
@@ -211,7 +219,8 @@ pub(crate) fn finish_partials(ids: &[String], partials: Partials) -> Result<Prof
 /// fresh partial of that file; the files' partials fold, in order, into a
 /// fresh partial of the run. A cluster plan builds the same file partials
 /// on many machines and folds them the same way, so both get the same
-/// profile even for merges that are not associative.
+/// profile even for merges that are not associative. (Order-free merges,
+/// sums, fold across files directly: any grouping gives the same result.)
 pub fn build_profiles(
     config: &Config,
     registry: &Arc<Registry>,
@@ -254,8 +263,10 @@ pub fn build_profiles_timed(
 
 /// The profile pass over `opts.inputs`: calls `on_file(n, partials)` on the
 /// collector thread with input file `n`'s partials (fresh partials that
-/// merged the file's batch partials in order), in file order. Returns where
-/// the pass spent its time.
+/// merged the file's batch partials in order), in file order. Learners whose
+/// merge is order-free are not cut at file ends: their partials (None in
+/// the per-file calls) come whole in a last call with `n = u64::MAX`, which
+/// folds to the same profile. Returns where the pass spent its time.
 pub(crate) fn profile_files(
     config: &Config,
     registry: &Arc<Registry>,
@@ -326,8 +337,8 @@ pub(crate) fn profile_files(
         parallel,
         ordered: None,
     }];
-    // The partial of the file being read; batches arrive in order here.
-    let file_acc: Arc<Mutex<Option<Partials>>> = Arc::new(Mutex::new(None));
+    // The partials of the file being read; batches arrive in order here.
+    let file_acc: Arc<Mutex<Option<FileFold>>> = Arc::new(Mutex::new(None));
     let acc2 = file_acc.clone();
     let on_file = Arc::new(Mutex::new(on_file));
     let on_file2 = on_file.clone();
@@ -368,18 +379,44 @@ pub(crate) fn profile_files(
                 let Ok(mut slot) = acc2.lock() else {
                     return sh_sink.fail("internal: profile merge failed".into());
                 };
-                let acc = match slot.as_mut() {
+                let fold = match slot.as_mut() {
                     Some(a) => a,
                     None => match make_partials() {
-                        Ok(p) => slot.insert(p),
+                        Ok(p) => slot.insert(FileFold {
+                            acc: p,
+                            since_mark: false,
+                        }),
                         Err(e) => return sh_sink.fail(e),
                     },
                 };
-                merge_into(acc, b.partials, Some(&mut merge_ns));
-                let Some(done) = b.file_done else { return };
-                let Some(acc) = slot.take() else { return };
+                merge_into(&mut fold.acc, b.partials, Some(&mut merge_ns));
+                let Some(done) = b.file_done else {
+                    fold.since_mark = true;
+                    return;
+                };
+                // The file's order-dependent partials go; fresh ones start
+                // the next file. Order-free ones (sums) run on across files:
+                // a partial per file would only be folded again, and with
+                // thousands of small files that fold is the pass's cost.
+                let fresh = match make_partials() {
+                    Ok(p) => p,
+                    Err(e) => return sh_sink.fail(e),
+                };
+                let handed: Partials = fold
+                    .acc
+                    .iter_mut()
+                    .zip(fresh)
+                    .map(|(a, f)| {
+                        if a.as_ref().is_some_and(|p| p.merge_is_order_free()) {
+                            None
+                        } else {
+                            std::mem::replace(a, f)
+                        }
+                    })
+                    .collect();
+                fold.since_mark = false;
                 let r = match on_file2.lock() {
-                    Ok(mut f) => (*f)(done - 1, acc),
+                    Ok(mut f) => (*f)(done - 1, handed),
                     Err(_) => Err("internal: profile merge failed".to_string()),
                 };
                 if let Err(e) = r {
@@ -396,11 +433,18 @@ pub(crate) fn profile_files(
     if let Some(f) = shared.fatal.lock().ok().and_then(|f| f.clone()) {
         return Err(f);
     }
-    // Batches after the last file mark (none unless reading stopped early).
+    // The order-free partials, whole, and order-dependent ones of batches
+    // after the last file mark (none unless reading stopped early).
     let lost = || "internal: profile merge failed".to_string();
     let rest = file_acc.lock().map_err(|_| lost())?.take();
-    if let Some(rest) = rest {
-        (*on_file.lock().map_err(|_| lost())?)(u64::MAX, rest)?;
+    if let Some(FileFold { acc, since_mark }) = rest {
+        let rest: Partials = acc
+            .into_iter()
+            .map(|p| p.filter(|p| since_mark || p.merge_is_order_free()))
+            .collect();
+        if rest.iter().any(Option::is_some) {
+            (*on_file.lock().map_err(|_| lost())?)(u64::MAX, rest)?;
+        }
     }
     let tally = std::mem::take(&mut *times.lock().map_err(|_| lost())?);
     let learns: Vec<usize> = learners.iter().map(|l| l.pos).collect();
