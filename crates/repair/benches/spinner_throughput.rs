@@ -13,19 +13,31 @@
 //! and with a corpus profile learned first from clean + spun together
 //! (`stage_repair_profile_1_thread`: the default pipeline, which runs the
 //! profile pass). `spinner_profile_pass` times the spinner's share of the
-//! profile pass on the clean pages: judging, tokenizing and counting each
-//! document, in partials of ~1 MiB merged in order as the runner does (the
-//! one-off serialisation of the table at the end is timed apart,
-//! `finish_once`). `spinner_startup` times building the stage and, for the
-//! choice of automaton, building and running the lexicon's Aho-Corasick
-//! automaton as a DFA and as a contiguous NFA.
+//! profile pass on the clean pages: `observe_1_thread` judges, tokenizes
+//! and counts each document into partials of ~1 MiB (dropped, not merged);
+//! `observe_and_merge_1_thread` also merges them in order as the runner
+//! does (the one-off serialisation of the table at the end is timed apart,
+//! `finish_once`). `spinner_startup` times building the stage and, for
+//! comparison with the stage's word-start scan, building and running the
+//! lexicon's Aho-Corasick automaton as a DFA and as a contiguous NFA.
 //!
 //! Each benchmark asserts its result (clean: nothing flagged; spun: every
-//! document repaired).
+//! document repaired), and the setup checks that the stage's scan finds
+//! every hit of the automaton on all inputs (printing how many more it
+//! finds).
+//!
+//! Fixed-work modes (no criterion), for `perf` and for comparing builds on
+//! a noisy machine: `SPINNER_PASSES=N SPINNER_ONLY=clean|spun` (add
+//! `SPINNER_PROFILE=1` for the stage with a corpus profile) prints the MB/s
+//! of N passes; `SPINNER_ONLY=profile` prints each pass's MB/s of the
+//! profile pass (observe + merge, observe alone, and tokenizing alone as a
+//! floor) and the best; `SPINNER_ONLY=tokenize` only tokenizes.
+//! `SPINNER_DUMP_PROFILE=FILE` writes the profile learned from clean + spun
+//! and exits (to compare two builds' profiles byte for byte).
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sluicebox_core::{BuildContext, Cx, Document, ParallelStage, ProfileBuilder, StagePlugin};
-use sluicebox_repair::spinner::{Spinner, SpinnerConfig, SpinnerStage, BUILTIN_LEXICON};
+use sluicebox_repair::spinner::{lm, Spinner, SpinnerConfig, SpinnerStage, BUILTIN_LEXICON};
 use std::hint::black_box;
 use std::io::BufRead;
 
@@ -100,6 +112,61 @@ fn profile_partials(docs: &[String]) -> Box<dyn ProfileBuilder> {
     }
 }
 
+/// Observe alone: the documents judged, tokenized and counted into
+/// partials of ~1 MiB each, which are then dropped (no merge).
+fn observe_only(docs: &[String]) -> usize {
+    let cfg = SpinnerConfig::default();
+    let cx = BuildContext::default();
+    let mut part = Spinner::profile_builder(&cfg, &cx)
+        .expect("profile builder")
+        .expect("spinner learns");
+    let (mut in_batch, mut batches) = (0, 0);
+    for t in docs {
+        part.observe(&Document::from_text("p", t.as_str()));
+        in_batch += t.len();
+        if in_batch >= 1 << 20 {
+            part = Spinner::profile_builder(&cfg, &cx)
+                .expect("profile builder")
+                .expect("spinner learns");
+            in_batch = 0;
+            batches += 1;
+        }
+    }
+    black_box(part);
+    batches
+}
+
+/// `SPINNER_PASSES=N SPINNER_ONLY=profile`: N passes of the spinner's
+/// profile pass over `docs`, observe + merge and observe alone, each
+/// pass's MB/s and the best.
+fn profile_passes(docs: &[String], passes: usize) {
+    let mb = docs.iter().map(String::len).sum::<usize>() as f64 / 1e6;
+    let (mut best_merged, mut best_observed) = (0f64, 0f64);
+    let mut best_tokenize = 0f64;
+    for _ in 0..passes {
+        let t = std::time::Instant::now();
+        let mut n = 0u64;
+        for d in docs {
+            lm::tokenize(d, |h| n = n.wrapping_add(h));
+        }
+        black_box(n);
+        best_tokenize = best_tokenize.max(mb / t.elapsed().as_secs_f64());
+        let t = std::time::Instant::now();
+        black_box(profile_partials(docs));
+        let merged = mb / t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        black_box(observe_only(docs));
+        let observed = mb / t.elapsed().as_secs_f64();
+        eprintln!("profile pass {merged:.1} MB/s, observe alone {observed:.1} MB/s");
+        best_merged = best_merged.max(merged);
+        best_observed = best_observed.max(observed);
+    }
+    eprintln!(
+        "best: profile pass {best_merged:.1} MB/s, observe alone {best_observed:.1} MB/s \
+         (tokenizing alone {best_tokenize:.1} MB/s)"
+    );
+}
+
 fn baseline(docs: &[String]) -> usize {
     let mut n = 0;
     for t in docs {
@@ -114,11 +181,35 @@ fn bench(c: &mut Criterion) {
         eprintln!("spinner_throughput: corpora not found under {CORPORA}; skipping");
         return;
     };
+    let passes = std::env::var("SPINNER_PASSES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok());
+    if let (Some(n), Ok("profile")) = (passes, std::env::var("SPINNER_ONLY").as_deref()) {
+        profile_passes(&clean, n);
+        return;
+    }
+    if let (Some(n), Ok("tokenize")) = (passes, std::env::var("SPINNER_ONLY").as_deref()) {
+        let mut x = 0u64;
+        for _ in 0..n {
+            for d in &clean {
+                lm::tokenize(d, |h| x = x.wrapping_add(h));
+            }
+        }
+        black_box(x);
+        return;
+    }
     let spun: Vec<String> = (0..200).map(|_| SEED_003.to_string()).collect();
     let stage = SpinnerStage::new(&SpinnerConfig::default(), &BuildContext::default())
         .expect("stage builds");
     let both: Vec<String> = clean.iter().chain(&spun).cloned().collect();
     let profile = profile_partials(&both).finish().expect("profile");
+    // `SPINNER_DUMP_PROFILE=FILE`: write the profile learned from clean +
+    // spun (to compare builds byte for byte) and exit.
+    if let Some(path) = std::env::var_os("SPINNER_DUMP_PROFILE") {
+        std::fs::write(&path, &profile).expect("write profile");
+        eprintln!("profile ({} bytes) written", profile.len());
+        return;
+    }
     let with_profile = SpinnerStage::new(
         &SpinnerConfig::default(),
         &BuildContext {
@@ -127,6 +218,15 @@ fn bench(c: &mut Criterion) {
         },
     )
     .expect("stage builds");
+    // The stage's word-start scan finds every hit of the lexicon
+    // automaton (and those a match from inside a word hid from it).
+    let (missed, extra) = clean
+        .iter()
+        .chain(&spun)
+        .map(|t| stage.scan_vs_automaton(t))
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    assert_eq!(missed, 0, "automaton hits the scan misses");
+    eprintln!("scan: {extra} hits more than the automaton's (hidden by matches inside words)");
     for st in [&stage, &with_profile] {
         let (flagged, _) = run(st, &clean);
         assert_eq!(flagged, 0, "clean pages flagged");
@@ -161,12 +261,8 @@ fn bench(c: &mut Criterion) {
                 eprintln!("{name}: {:.1} MB/s", mb / t.elapsed().as_secs_f64());
             }
         }
-        if only.is_empty() || only == "profile" {
-            for _ in 0..passes {
-                let t = std::time::Instant::now();
-                black_box(profile_partials(&clean));
-                eprintln!("profile pass {:?}", t.elapsed());
-            }
+        if only.is_empty() {
+            profile_passes(&clean, passes);
         }
         return;
     }
@@ -188,6 +284,7 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(bytes as u64));
     g.sample_size(10);
     g.bench_function("baseline_copy_and_scan", |b| b.iter(|| baseline(&clean)));
+    g.bench_function("observe_1_thread", |b| b.iter(|| observe_only(&clean)));
     g.bench_function("observe_and_merge_1_thread", |b| {
         b.iter(|| profile_partials(&clean))
     });

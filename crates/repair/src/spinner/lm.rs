@@ -69,6 +69,13 @@ pub fn tokenize(text: &str, mut f: impl FnMut(u64)) {
 /// the definition above for any text (tested against a char-by-char
 /// reference).
 pub fn tokenize_while(text: &str, mut f: impl FnMut(u64) -> bool) {
+    tokenize_spans_while(text, |h, _, _| f(h));
+}
+
+/// Like [`tokenize_while`], with each token's byte span `start..end` in
+/// `text` (the profile pass checks lexicon gates at token positions).
+#[inline]
+pub fn tokenize_spans_while(text: &str, mut f: impl FnMut(u64, usize, usize) -> bool) {
     // A stack buffer: callers tokenize a two-token context per lexicon
     // hit, and a heap buffer per call was a malloc/free per hit.
     let mut buf = TokBuf::new();
@@ -87,21 +94,25 @@ pub fn tokenize_while(text: &str, mut f: impl FnMut(u64) -> bool) {
             }
             if !x.is_ascii_alphanumeric() {
                 i += 1;
-                if !f(ascii_hash(x)) {
+                if !f(ascii_hash(x), i - 1, i) {
                     return;
                 }
                 continue;
             }
             let start = i;
-            let (mut digits, mut upper) = (true, false);
+            // Classes from a table: one load per byte instead of three
+            // range tests.
+            let (mut all, mut any) = (DIGIT, 0);
             while let Some(&y) = b.get(i) {
-                if !y.is_ascii_alphanumeric() {
+                let c = CLASS[usize::from(y)];
+                if c & ALNUM == 0 {
                     break;
                 }
-                digits &= y.is_ascii_digit();
-                upper |= y.is_ascii_uppercase();
+                all &= c;
+                any |= c;
                 i += 1;
             }
+            let (digits, upper) = (all & DIGIT != 0, any & UPPER != 0);
             let ends = match b.get(i) {
                 None => true,
                 Some(&n) => {
@@ -120,7 +131,7 @@ pub fn tokenize_while(text: &str, mut f: impl FnMut(u64) -> bool) {
                 } else {
                     token_hash(&b[start..i])
                 };
-                if !f(h) {
+                if !f(h, start, i) {
                     return;
                 }
                 continue;
@@ -130,6 +141,7 @@ pub fn tokenize_while(text: &str, mut f: impl FnMut(u64) -> bool) {
             i = start;
         }
         let (c, len) = char_at(text, i);
+        let start = i;
         i += len;
         if c.is_whitespace() {
             continue;
@@ -180,7 +192,7 @@ pub fn tokenize_while(text: &str, mut f: impl FnMut(u64) -> bool) {
             } else {
                 token_hash(buf.as_slice())
             };
-            if !f(h) {
+            if !f(h, start, i) {
                 return;
             }
         } else {
@@ -192,12 +204,34 @@ pub fn tokenize_while(text: &str, mut f: impl FnMut(u64) -> bool) {
             } else {
                 c
             };
-            if !f(token_hash(c.encode_utf8(&mut tmp).as_bytes())) {
+            if !f(token_hash(c.encode_utf8(&mut tmp).as_bytes()), start, i) {
                 return;
             }
         }
     }
 }
+
+/// Byte classes of the tokenizer's ASCII path ([`CLASS`]).
+const ALNUM: u8 = 1;
+const DIGIT: u8 = 2;
+const UPPER: u8 = 4;
+/// ASCII letters and digits: `ALNUM`, plus `DIGIT` or `UPPER`.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_digit() {
+            t[i] = ALNUM | DIGIT;
+        } else if b.is_ascii_uppercase() {
+            t[i] = ALNUM | UPPER;
+        } else if b.is_ascii_lowercase() {
+            t[i] = ALNUM;
+        }
+        i += 1;
+    }
+    t
+};
 
 /// Hash of the `<num>` token, computed once.
 #[inline]
@@ -225,12 +259,20 @@ fn char_at(text: &str, i: usize) -> (char, usize) {
     }
 }
 
+/// `char::is_alphanumeric`, answering the commonest non-ASCII characters of
+/// web text (typographic quotes and dashes, accented Latin letters) without
+/// the Unicode tables' binary search (tested equal for every character).
 #[inline]
 fn is_alnum(c: char) -> bool {
-    if c.is_ascii() {
-        c.is_ascii_alphanumeric()
-    } else {
-        c.is_alphanumeric()
+    match c as u32 {
+        0..=0x7f => c.is_ascii_alphanumeric(),
+        // Latin-1 letters, Latin Extended-A and -B: all letters but × ÷.
+        0xc0..=0x24f => c != '\u{d7}' && c != '\u{f7}',
+        // Cyrillic letters (not the signs and combining marks between).
+        0x400..=0x481 | 0x48a..=0x4ff => true,
+        // General Punctuation: spaces, dashes, quotes, bullets.
+        0x2000..=0x206f => false,
+        _ => c.is_alphanumeric(),
     }
 }
 
@@ -288,6 +330,23 @@ fn push_lower(buf: &mut TokBuf, c: char) {
     let mut tmp = [0u8; 4];
     if c.is_ascii() {
         buf.push(c.to_ascii_lowercase() as u8);
+    } else if ('\u{c0}'..='\u{ff}').contains(&c) {
+        // Latin-1: capitals À..Þ (but ×) are their small letter less 0x20;
+        // the rest is lower case already (tested equal to `to_lowercase`).
+        let l = if c <= '\u{de}' && c != '\u{d7}' {
+            char::from_u32(c as u32 + 0x20).unwrap_or(c)
+        } else {
+            c
+        };
+        buf.extend_from_slice(l.encode_utf8(&mut tmp).as_bytes());
+    } else if ('\u{400}'..='\u{45f}').contains(&c) {
+        // Basic Cyrillic: Ѐ..Џ less 0x50, А..Я less 0x20, the rest small.
+        let l = match c as u32 {
+            0x400..=0x40f => char::from_u32(c as u32 + 0x50),
+            0x410..=0x42f => char::from_u32(c as u32 + 0x20),
+            _ => Some(c),
+        };
+        buf.extend_from_slice(l.unwrap_or(c).encode_utf8(&mut tmp).as_bytes());
     } else {
         for l in c.to_lowercase() {
             buf.extend_from_slice(l.encode_utf8(&mut tmp).as_bytes());
@@ -356,8 +415,195 @@ pub fn for_each_model_ngram_flagged(toks: &[u64], flags: &[bool], mut f: impl Fn
     }
 }
 
-/// Sparse n-gram counts (a profile partial's pending counts).
-pub type DocCounts = HashMap<u64, u32, BuildHasherDefault<IdHasher>>;
+/// Exact n-gram counts of a profile partial not yet in a [`CountTable`],
+/// handed out in key order.
+///
+/// Open addressing, probed linearly from the key's top bits: the slots are
+/// then nearly in key order already, so sorting them at the end is cheap,
+/// and a batch's ~80k distinct n-grams cost one probe each (a `HashMap`
+/// plus a sort of its entries was a fifth of the profile pass). The slot
+/// memory is recycled across partials (the runner makes one per batch),
+/// so that each batch does not fault in freshly zeroed pages.
+#[derive(Debug, Default)]
+pub struct PendingCounts {
+    /// (key, count); key 0 marks an empty slot (key 0 is counted in `zero`).
+    slots: Vec<(u64, u32)>,
+    zero: u32,
+    len: usize,
+    /// Keys whose slots are being fetched into cache, counted when the
+    /// queue is full: a batch's table is megabytes, and counting each key
+    /// as it came waited for memory every time.
+    queue: [u64; QUEUE],
+    queued: usize,
+}
+
+/// Keys fetched ahead by [`PendingCounts::add`].
+const QUEUE: usize = 16;
+
+/// Slot tables given back by dropped [`PendingCounts`], emptied.
+static PENDING_POOL: std::sync::Mutex<Vec<Vec<(u64, u32)>>> = std::sync::Mutex::new(Vec::new());
+/// Tables kept in the pool at most (one per worker in flight, roughly).
+const POOL_MAX: usize = 16;
+/// Slots of a new table.
+const PENDING_MIN: usize = 1 << 14;
+
+impl PendingCounts {
+    /// Add one to the count of `key` (counted a few keys later, see
+    /// `queue`; every reader flushes the queue first).
+    #[inline]
+    pub fn add(&mut self, key: u64) {
+        if self.queued == QUEUE {
+            self.flush_queue();
+        }
+        if let Some(s) = self.slots.get(self.home(key)) {
+            prefetch(s);
+        }
+        self.queue[self.queued] = key;
+        self.queued += 1;
+    }
+
+    #[inline]
+    fn home(&self, key: u64) -> usize {
+        // An empty table: slot 0 (then not fetched: there is none).
+        key.checked_shr(64 - self.slots.len().trailing_zeros())
+            .unwrap_or(0) as usize
+    }
+
+    /// Count the queued keys.
+    fn flush_queue(&mut self) {
+        let n = std::mem::take(&mut self.queued);
+        for i in 0..n {
+            self.count(self.queue[i]);
+        }
+    }
+
+    #[inline]
+    fn count(&mut self, key: u64) {
+        if key == 0 {
+            self.zero = self.zero.saturating_add(1);
+            return;
+        }
+        // At most three quarters full: the table is the profile pass's
+        // main use of cache.
+        if self.len * 4 >= self.slots.len() * 3 {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            let s = &mut self.slots[i];
+            if s.0 == key {
+                s.1 = s.1.saturating_add(1);
+                return;
+            }
+            if s.0 == 0 {
+                *s = (key, 1);
+                self.len += 1;
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Double the table (or take the first one, from the pool if it can).
+    #[cold]
+    fn grow(&mut self) {
+        if self.slots.is_empty() {
+            let pooled = PENDING_POOL.lock().ok().and_then(|mut p| p.pop());
+            self.slots = pooled.unwrap_or_else(|| vec![(0, 0); PENDING_MIN]);
+            return;
+        }
+        let size = self.slots.len() * 2;
+        let old = std::mem::replace(&mut self.slots, vec![(0, 0); size]);
+        let (zero, len) = (self.zero, self.len);
+        self.len = 0;
+        for &(k, n) in old.iter().filter(|s| s.0 != 0) {
+            let mask = self.slots.len() - 1;
+            let mut i = self.home(k);
+            while self.slots[i].0 != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = (k, n);
+            self.len += 1;
+        }
+        debug_assert_eq!(self.len, len);
+        self.zero = zero;
+    }
+
+    /// Distinct keys counted.
+    pub fn len(&mut self) -> usize {
+        self.flush_queue();
+        self.len + usize::from(self.zero > 0)
+    }
+
+    pub fn is_empty(&mut self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every (key, count) in increasing key order, into `out` (cleared).
+    pub fn sorted_into(&mut self, out: &mut Vec<(u64, u32)>) {
+        self.flush_queue();
+        out.clear();
+        out.reserve(self.len());
+        if self.zero > 0 {
+            out.push((0, self.zero));
+        }
+        // Slots follow the keys' top bits, so the keys come nearly in
+        // order: out of place only within a run of taken slots, and for
+        // the run that wrapped past the table's end to its start (whose
+        // keys belong at the end). Put those last, then an insertion sort
+        // finishes in about one pass; a sort if it would not.
+        let wrapped = self
+            .slots
+            .iter()
+            .enumerate()
+            .take_while(|&(i, s)| s.0 != 0 && self.home(s.0) > i)
+            .count();
+        let first = out.len();
+        out.extend(self.slots[wrapped..].iter().filter(|s| s.0 != 0).copied());
+        out.extend_from_slice(&self.slots[..wrapped]);
+        let body = &mut out[first..];
+        let mut moves = 0usize;
+        for i in 1..body.len() {
+            let mut j = i;
+            while j > 0 && body[j - 1].0 > body[j].0 {
+                body.swap(j - 1, j);
+                j -= 1;
+            }
+            moves += i - j;
+            if moves > 8 * body.len() {
+                body.sort_unstable();
+                break;
+            }
+        }
+    }
+
+    /// [`PendingCounts::sorted_into`], emptying the counts (the table
+    /// memory is kept for more).
+    pub fn drain_sorted_into(&mut self, out: &mut Vec<(u64, u32)>) {
+        self.sorted_into(out);
+        self.slots.fill((0, 0));
+        self.zero = 0;
+        self.len = 0;
+    }
+}
+
+impl Drop for PendingCounts {
+    fn drop(&mut self) {
+        if self.slots.len() < PENDING_MIN {
+            return;
+        }
+        let mut slots = std::mem::take(&mut self.slots);
+        if self.len > 0 {
+            slots.fill((0, 0));
+        }
+        if let Ok(mut pool) = PENDING_POOL.lock() {
+            if pool.len() < POOL_MAX {
+                pool.push(slots);
+            }
+        }
+    }
+}
 
 /// The model n-grams of one document, for leaving it out of the corpus
 /// counts while it is scored (see [`Model::count`]). Only whether the
@@ -459,18 +705,51 @@ pub struct CountTable {
 }
 
 const TABLE_MAGIC: &[u8; 8] = b"SLBXSPN2";
+/// Cells of recycled tables (not cleared yet).
+static TABLE_POOL: std::sync::Mutex<Vec<Vec<u32>>> = std::sync::Mutex::new(Vec::new());
+/// Recycled tables kept at most (16 MiB each at the default size).
+const TABLE_POOL_MAX: usize = 2;
 /// Cells per bucket.
 const BUCKET: usize = 8;
 
 impl CountTable {
-    /// An empty table of `2^log2` cells (four bytes each).
+    /// An empty table of `2^log2` cells (four bytes each). The cells of a
+    /// [`CountTable::recycle`]d table are reused if there is one of this
+    /// size: clearing it costs less than faulting in freshly zeroed pages
+    /// (the profile pass makes one table per input file).
     pub fn new(log2: u32) -> Self {
         let log2 = log2.clamp(10, 30);
+        let len = 1usize << log2;
+        let pooled = TABLE_POOL.lock().ok().and_then(|mut pool| {
+            let i = pool.iter().position(|c| c.len() == len)?;
+            Some(pool.swap_remove(i))
+        });
+        let cells = match pooled {
+            Some(mut c) => {
+                c.fill(0);
+                c
+            }
+            None => vec![0; len],
+        };
         CountTable {
             log2,
-            cells: vec![0; 1usize << log2],
+            cells,
             tokens: 0,
         }
+    }
+
+    /// Give the table's memory back for a later [`CountTable::new`].
+    pub fn recycle(self) {
+        if let Ok(mut pool) = TABLE_POOL.lock() {
+            if pool.len() < TABLE_POOL_MAX {
+                pool.push(self.cells);
+            }
+        }
+    }
+
+    /// The table has `2^log2` cells.
+    pub fn log2(&self) -> u32 {
+        self.log2
     }
 
     /// First cell of the key's bucket, and its fingerprint (never 0, which
@@ -544,6 +823,17 @@ impl CountTable {
             ));
         }
         for (b, bucket) in other.cells.chunks_exact(BUCKET).enumerate() {
+            if bucket[0] == 0 {
+                continue;
+            }
+            let mine = &mut self.cells[b * BUCKET..(b + 1) * BUCKET];
+            if mine[0] == 0 {
+                // Adding a bucket's cells in order to an empty bucket puts
+                // them where they are (fingerprints differ within a
+                // bucket): copy it.
+                mine.copy_from_slice(bucket);
+                continue;
+            }
             for &c in bucket.iter().take_while(|&&c| c != 0) {
                 self.add_at(b * BUCKET, c >> 16, c & 0xffff);
             }
@@ -595,9 +885,16 @@ impl CountTable {
         for b in 0..self.cells.len() / BUCKET {
             let used = usize::from(bytes[pos]);
             pos += 1;
-            for c in bytes[pos..pos + 4 * used].chunks_exact(4) {
+            let empty = self.cells[b * BUCKET] == 0;
+            for (i, c) in bytes[pos..pos + 4 * used].chunks_exact(4).enumerate() {
                 let c = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                self.add_at(b * BUCKET, c >> 16, c & 0xffff);
+                if empty {
+                    // Into an empty bucket the cells land in order (see
+                    // `merge`).
+                    self.cells[b * BUCKET + i] = c;
+                } else {
+                    self.add_at(b * BUCKET, c >> 16, c & 0xffff);
+                }
             }
             pos += 4 * used;
         }
@@ -889,6 +1186,12 @@ impl From<&SparseCounts> for DefaultCounts {
 #[derive(Debug)]
 pub struct JointCounts {
     lines: Vec<Line>,
+    /// One bit per line: does it hold any count? A profile of a small or
+    /// medium corpus leaves most lines empty, and most n-grams scoring asks
+    /// about (the spun phrases above all) are in none; this 64 KiB map
+    /// (at the default size) stays in cache and answers for them without
+    /// reading a line of the 32 MiB table.
+    used: Vec<u64>,
     log2: u32,
     /// Tokens the corpus counts came from.
     tokens: u64,
@@ -914,6 +1217,7 @@ impl JointCounts {
                     ..Line::default()
                 })
                 .collect(),
+            used: Vec::new(),
             log2: corpus.log2,
             tokens: corpus.tokens,
             spill: HashMap::default(),
@@ -931,7 +1235,22 @@ impl JointCounts {
                 }
             }
         }
+        j.used = vec![0; j.lines.len().div_ceil(64)];
+        for (i, l) in j.lines.iter().enumerate() {
+            if l.cells[0] != 0 || l.dfp[0] != 0 {
+                j.used[i / 64] |= 1 << (i % 64);
+            }
+        }
         j
+    }
+
+    /// Does line `b` hold any count? (Cells and default entries fill in
+    /// order, so the first of each tells.)
+    #[inline]
+    fn used(&self, b: usize) -> bool {
+        self.used
+            .get(b / 64)
+            .is_some_and(|w| w >> (b % 64) & 1 == 1)
     }
 
     /// Line of the key, and its default-model fingerprint.
@@ -945,6 +1264,9 @@ impl JointCounts {
     #[inline]
     pub fn get(&self, key: u64) -> (u32, u32) {
         let (b, dfp) = self.locate(key);
+        if !self.used(b) {
+            return (0, 0);
+        }
         let line = &self.lines[b];
         let fp = ((key.wrapping_mul(MIX) >> 48) as u32).max(1);
         let mut corpus = 0;
@@ -971,8 +1293,11 @@ impl JointCounts {
 
     #[inline]
     fn prefetch(&self, key: u64) {
-        if let Some(l) = self.lines.get(self.locate(key).0) {
-            prefetch(l);
+        let b = self.locate(key).0;
+        if self.used(b) {
+            if let Some(l) = self.lines.get(b) {
+                prefetch(l);
+            }
         }
     }
 }
@@ -1016,7 +1341,11 @@ struct NgramKeys {
 }
 
 /// Stupid-backoff penalty per level.
+#[cfg(test)]
 const BACKOFF: f64 = 0.4;
+/// `BACKOFF.ln()`, written out: the compiler does not fold `ln`, which was
+/// a libm call per backed-off term (tested equal).
+const LN_BACKOFF: f64 = -0.916290731874155;
 
 impl Model {
     pub fn new(default: std::sync::Arc<DefaultCounts>, corpus: Option<CountTable>) -> Self {
@@ -1068,7 +1397,7 @@ impl Model {
                 let c2 = self.count(k.uv, own).max(c3);
                 return (c3 / c2).ln();
             }
-            penalty += BACKOFF.ln();
+            penalty += LN_BACKOFF;
         }
         if hist >= 1 {
             let c2 = self.count(k.vw, own);
@@ -1076,7 +1405,7 @@ impl Model {
                 let c1 = self.count(k.v, own).max(c2);
                 return penalty + (c2 / c1).ln();
             }
-            penalty += BACKOFF.ln();
+            penalty += LN_BACKOFF;
         }
         let c1 = self.count(k.w, own);
         penalty + ((c1 + 0.1) / self.total()).ln()
@@ -1169,6 +1498,50 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_log_is_exact() {
+        assert_eq!(LN_BACKOFF.to_bits(), BACKOFF.ln().to_bits());
+    }
+
+    #[test]
+    fn pending_counts_are_exact_and_in_key_order() {
+        // Keys of real n-grams, plus keys that land at the table's end (so
+        // that a run of slots wraps) and key 0.
+        let toks = tokens(&"The quick brown fox jumps over the lazy dog. ".repeat(50));
+        let mut keys: Vec<u64> = Vec::new();
+        for_each_ngram(&toks, |k| keys.push(k));
+        keys.extend((0..200u64).map(|i| u64::MAX - i % 7));
+        keys.extend((0..5000u64).map(|i| i.wrapping_mul(MIX)));
+        keys.push(0);
+        let mut p = PendingCounts::default();
+        let mut want: std::collections::BTreeMap<u64, u32> = Default::default();
+        for &k in &keys {
+            p.add(k);
+            *want.entry(k).or_default() += 1;
+        }
+        let mut got = Vec::new();
+        p.sorted_into(&mut got);
+        assert_eq!(got, want.into_iter().collect::<Vec<_>>());
+        assert_eq!(p.len(), got.len());
+        let mut again = Vec::new();
+        p.drain_sorted_into(&mut again);
+        assert_eq!(again, got);
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn fast_character_classes_match_the_unicode_tables() {
+        for c in (0..=0x10ffff).filter_map(char::from_u32) {
+            assert_eq!(is_alnum(c), c.is_alphanumeric(), "{c:?}");
+        }
+        for c in (0..=0x4ff).filter_map(char::from_u32) {
+            let mut fast = TokBuf::new();
+            push_lower(&mut fast, c);
+            let slow: String = c.to_lowercase().collect();
+            assert_eq!(fast.as_slice(), slow.as_bytes(), "{c:?}");
+        }
+    }
 
     #[test]
     fn tokenizer_folds_case_numbers_and_apostrophes() {
