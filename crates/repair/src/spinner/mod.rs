@@ -311,6 +311,9 @@ pub struct NgramProfile {
     pending: PendingCounts,
     /// Pending counts in key order (a buffer reused by merges).
     sorted: Vec<(u64, u32)>,
+    /// Counts [`ProfileBuilder::seal`] moved out of `pending`, in key
+    /// order: sorted on the worker, so the merge on the collector only adds.
+    sealed: Vec<(u64, u32)>,
     /// The merged counts (allocated on the first merge or at finish).
     table: Option<CountTable>,
     tokens: u64,
@@ -332,6 +335,7 @@ impl NgramProfile {
             log2,
             pending: PendingCounts::default(),
             sorted: Vec::new(),
+            sealed: Vec::new(),
             table: None,
             tokens: 0,
             triggers,
@@ -345,16 +349,50 @@ impl NgramProfile {
 
     /// Move the pending counts into the table, allocating it if needed.
     fn flush(&mut self) -> &mut CountTable {
+        let mut sorted = std::mem::take(&mut self.sorted);
+        self.drain_sorted(&mut sorted);
         let log2 = self.log2;
         let table = self.table.get_or_insert_with(|| CountTable::new(log2));
         table.tokens += std::mem::take(&mut self.tokens);
         // Key order, so that which n-grams a full bucket keeps does not
         // depend on hash-table order.
-        self.pending.drain_sorted_into(&mut self.sorted);
-        for &(k, n) in &self.sorted {
+        for &(k, n) in &sorted {
             table.add(k, n);
         }
-        table
+        self.sorted = sorted;
+        self.table.get_or_insert_with(|| CountTable::new(log2))
+    }
+
+    /// The pending counts in key order into `out`, emptied: those `seal`
+    /// sorted and any observed since, summed.
+    fn drain_sorted(&mut self, out: &mut Vec<(u64, u32)>) {
+        self.pending.drain_sorted_into(out);
+        if !self.sealed.is_empty() {
+            let sealed = std::mem::take(&mut self.sealed);
+            if out.is_empty() {
+                *out = sealed;
+            } else {
+                let late = std::mem::take(out);
+                sum_sorted(&sealed, &late, out);
+            }
+        }
+    }
+
+    /// [`NgramProfile::drain_sorted`] without emptying anything.
+    fn sorted_counts(&mut self) -> Vec<(u64, u32)> {
+        let mut late = Vec::new();
+        self.pending.sorted_into(&mut late);
+        if self.sealed.is_empty() {
+            return late;
+        }
+        let mut out = Vec::new();
+        sum_sorted(&self.sealed, &late, &mut out);
+        out
+    }
+
+    /// No counts waiting beside the table.
+    fn nothing_pending(&mut self) -> bool {
+        self.sealed.is_empty() && self.pending.is_empty()
     }
 
     /// What [`ProfileBuilder::merge`] does with another partial's tokens
@@ -446,7 +484,40 @@ impl<'a> SavedPartial<'a> {
     }
 }
 
+/// Two key-ordered count lists as one, counts of a key summed.
+fn sum_sorted(a: &[(u64, u32)], b: &[(u64, u32)], out: &mut Vec<(u64, u32)>) {
+    out.clear();
+    out.reserve(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let ((ka, na), (kb, nb)) = (a[i], b[j]);
+        if ka == kb {
+            out.push((ka, na.saturating_add(nb)));
+            i += 1;
+            j += 1;
+        } else if ka < kb {
+            out.push(a[i]);
+            i += 1;
+        } else {
+            out.push(b[j]);
+            j += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+}
+
 impl ProfileBuilder for NgramProfile {
+    fn seal(&mut self) {
+        // Sorting the batch's counts is the costly half of a merge; here
+        // it runs on the worker. Counts observed after a seal stay pending
+        // and are summed in when read.
+        if self.sealed.is_empty() {
+            let mut sealed = std::mem::take(&mut self.sorted);
+            self.pending.drain_sorted_into(&mut sealed);
+            self.sealed = sealed;
+        }
+    }
     fn observe(&mut self, doc: &Document) {
         self.toks.clear();
         self.flags.clear();
@@ -502,8 +573,8 @@ impl ProfileBuilder for NgramProfile {
             // table, giving the same cells: take it instead (the run's
             // partial and each input file's first merge).
             if self.table.is_none()
-                && self.pending.is_empty()
-                && o.pending.is_empty()
+                && self.nothing_pending()
+                && o.nothing_pending()
                 && o.table.as_ref().is_some_and(|t| t.log2() == self.log2)
             {
                 if let Some(mut t) = o.table.take() {
@@ -513,7 +584,7 @@ impl ProfileBuilder for NgramProfile {
                 }
             }
             let mut pending = std::mem::take(&mut o.sorted);
-            o.pending.drain_sorted_into(&mut pending);
+            o.drain_sorted(&mut pending);
             let own = self.fold_pending(o.tokens, &pending);
             if let Some(t) = &o.table {
                 // Partials of one stage share the configured size, so this
@@ -526,8 +597,7 @@ impl ProfileBuilder for NgramProfile {
         // Tokens, pending counts and table apart (not flushed), so that
         // `merge_saved` repeats exactly the steps of `merge`: which
         // n-grams a full bucket keeps depends on the order of the adds.
-        let mut pending = Vec::new();
-        self.pending.sorted_into(&mut pending);
+        let pending = self.sorted_counts();
         let mut out = Vec::with_capacity(40 + pending.len() * 12);
         out.extend_from_slice(PARTIAL_MAGIC);
         out.extend_from_slice(&self.log2.to_le_bytes());
@@ -1834,6 +1904,53 @@ mod tests {
             plan.merge_saved(&make(p).save_partial().unwrap()).unwrap();
         }
         assert_eq!(run.finish().unwrap(), plan.finish().unwrap());
+    }
+
+    /// `seal` (the runner calls it on the worker before a merge) changes
+    /// no profile: sealed partials merge, save and finish as unsealed ones,
+    /// also when documents are observed after the seal.
+    #[test]
+    fn sealed_partials_give_the_same_profiles() {
+        let cfg = SpinnerConfig {
+            profile_log2_cells: 10,
+            ..Default::default()
+        };
+        let cx = BuildContext::default();
+        let new = || Spinner::profile_builder(&cfg, &cx).unwrap().unwrap();
+        let batch = |docs: &[&str], seal: bool, late: Option<&str>| {
+            let mut p = new();
+            for d in docs {
+                p.observe(&Document::from_text("p", *d));
+            }
+            if seal {
+                p.seal();
+            }
+            if let Some(d) = late {
+                p.observe(&Document::from_text("p", d));
+            }
+            p
+        };
+        let fold = |seal: bool, late: Option<&str>| {
+            let mut acc = new();
+            acc.merge(batch(&[SEED_002], seal, None));
+            acc.merge(batch(&[SEED_000, SEED_003_RESTORED], seal, late));
+            acc.merge(batch(&[SEED_003_RESTORED], seal, None));
+            acc.finish().unwrap()
+        };
+        let plain = fold(false, None);
+        assert_eq!(fold(true, None), plain);
+        let with_late = fold(false, Some(SEED_002));
+        assert_ne!(with_late, plain, "the late document counts");
+        assert_eq!(fold(true, Some(SEED_002)), with_late);
+        let saved = |seal: bool, late: Option<&str>| {
+            batch(&[SEED_000, SEED_002], seal, late)
+                .save_partial()
+                .unwrap()
+        };
+        assert_eq!(saved(true, None), saved(false, None));
+        assert_eq!(saved(true, Some(SEED_000)), saved(false, Some(SEED_000)));
+        let finish = |seal: bool| batch(&[SEED_000, SEED_002], seal, None).finish().unwrap();
+        assert_eq!(finish(true), finish(false));
     }
 
     #[test]
