@@ -9,6 +9,7 @@
 
 pub mod document;
 pub mod error;
+pub mod mem;
 pub mod plugin;
 pub mod profile;
 pub mod stage;

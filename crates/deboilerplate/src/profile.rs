@@ -134,7 +134,7 @@ impl Sketch {
                 cells.fill(0);
                 cells
             }
-            None => vec![0; len],
+            None => sluicebox_core::mem::zeroed_table(len),
         };
         Sketch { width_log2, cells }
     }

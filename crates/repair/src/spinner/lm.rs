@@ -729,7 +729,7 @@ impl CountTable {
                 c.fill(0);
                 c
             }
-            None => vec![0; len],
+            None => sluicebox_core::mem::zeroed_table(len),
         };
         CountTable {
             log2,
