@@ -1,4 +1,47 @@
-//! Large zeroed tables that are about to be counted into.
+//! Large zeroed tables that are about to be counted into, and their reuse.
+//!
+//! Stages that learn in the profile pass count into big fixed-size tables
+//! (a 32 MiB sketch, a 16 MiB n-gram table), and the pass makes and drops
+//! them per batch or per input file. Fresh memory costs a page fault per
+//! 4 KiB, and unmapping it again interrupts every core to flush its TLB; a
+//! dropped table kept for the next one costs a `memset` instead.
+
+use std::sync::Mutex;
+
+/// Tables given back by [`recycle`], not cleared yet.
+static POOL: Mutex<Vec<Vec<u32>>> = Mutex::new(Vec::new());
+/// Tables kept at most (the memory stays with the process).
+const POOL_MAX: usize = 4;
+/// Smaller tables are cheap to make and are not kept.
+const POOL_MIN_CELLS: usize = 1 << 16;
+
+/// A zeroed table of `len` cells: a recycled one of that length, cleared,
+/// or a new one from [`zeroed_table`].
+pub fn table(len: usize) -> Vec<u32> {
+    let pooled = POOL.lock().ok().and_then(|mut pool| {
+        let i = pool.iter().position(|c| c.len() == len)?;
+        Some(pool.swap_remove(i))
+    });
+    match pooled {
+        Some(mut cells) => {
+            cells.fill(0);
+            cells
+        }
+        None => zeroed_table(len),
+    }
+}
+
+/// Give a table back for a later [`table`] of the same length.
+pub fn recycle(cells: Vec<u32>) {
+    if cells.len() < POOL_MIN_CELLS {
+        return;
+    }
+    if let Ok(mut pool) = POOL.lock() {
+        if pool.len() < POOL_MAX {
+            pool.push(cells);
+        }
+    }
+}
 
 /// A zeroed `Vec<u32>` of `len` cells with every page already written.
 ///
@@ -21,6 +64,20 @@ pub fn zeroed_table(len: usize) -> Vec<u32> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_recycled_table_comes_back_cleared() {
+        let len = super::POOL_MIN_CELLS + 3;
+        let mut t = super::table(len);
+        t.iter_mut().for_each(|c| *c = 7);
+        super::recycle(t);
+        let again = super::table(len);
+        assert_eq!(again.len(), len);
+        assert!(again.iter().all(|&c| c == 0));
+        // Another length never gets it.
+        super::recycle(again);
+        assert_eq!(super::table(len + 1).len(), len + 1);
+    }
+
     #[test]
     fn tables_are_zero_and_sized() {
         for len in [0, 1, 1023, 1024, 1025, 1 << 20] {

@@ -97,46 +97,21 @@ pub struct Sketch {
     cells: Vec<u32>,
 }
 
-/// Counter arrays of dropped sketches, kept for the next sketch of the same
-/// size. The profile pass makes a sketch per batch partial that folds
-/// (32 MiB at the default width) and drops it once merged: a fresh
-/// allocation each time is a fresh mapping, and writing it costs a page
-/// fault per 4 KiB (plus TLB shootdowns across the workers when it is
-/// unmapped again); zeroing a kept array costs a `memset`. At most
-/// [`POOL_MAX`] arrays are kept, only large ones.
-static POOL: std::sync::Mutex<Vec<Vec<u32>>> = std::sync::Mutex::new(Vec::new());
-const POOL_MAX: usize = 2;
-const POOL_MIN_CELLS: usize = 1 << 16;
-
+/// A dropped sketch's counters go back for the next sketch: the profile
+/// pass makes one per batch partial that folds (32 MiB at the default
+/// width), and reusing the memory is cheaper than mapping it afresh.
 impl Drop for Sketch {
     fn drop(&mut self) {
-        let cells = std::mem::take(&mut self.cells);
-        if cells.len() < POOL_MIN_CELLS {
-            return;
-        }
-        if let Ok(mut pool) = POOL.lock() {
-            if pool.len() < POOL_MAX {
-                pool.push(cells);
-            }
-        }
+        sluicebox_core::mem::recycle(std::mem::take(&mut self.cells));
     }
 }
 
 impl Sketch {
     pub fn new(width_log2: u8) -> Self {
-        let len = ROWS << width_log2;
-        let pooled = POOL.lock().ok().and_then(|mut pool| {
-            let i = pool.iter().position(|c| c.len() == len)?;
-            Some(pool.swap_remove(i))
-        });
-        let cells = match pooled {
-            Some(mut cells) => {
-                cells.fill(0);
-                cells
-            }
-            None => sluicebox_core::mem::zeroed_table(len),
-        };
-        Sketch { width_log2, cells }
+        Sketch {
+            width_log2,
+            cells: sluicebox_core::mem::table(ROWS << width_log2),
+        }
     }
 
     fn index(&self, h: u64, row: usize) -> usize {
@@ -582,9 +557,9 @@ mod tests {
 
     #[test]
     fn a_sketch_reusing_a_dropped_one_starts_empty() {
-        // Large enough to be pooled when dropped.
+        // Large enough to be kept for reuse when dropped (64Ki cells).
         let mut s = Sketch::new(14);
-        assert!(s.cells.len() >= POOL_MIN_CELLS);
+        assert!(s.cells.len() >= 1 << 16);
         for h in 0..1000u64 {
             s.add(h.wrapping_mul(0x9e37_79b9_7f4a_7c15), 3);
         }

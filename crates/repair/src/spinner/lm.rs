@@ -705,10 +705,6 @@ pub struct CountTable {
 }
 
 const TABLE_MAGIC: &[u8; 8] = b"SLBXSPN2";
-/// Cells of recycled tables (not cleared yet).
-static TABLE_POOL: std::sync::Mutex<Vec<Vec<u32>>> = std::sync::Mutex::new(Vec::new());
-/// Recycled tables kept at most (16 MiB each at the default size).
-const TABLE_POOL_MAX: usize = 2;
 /// Cells per bucket.
 const BUCKET: usize = 8;
 
@@ -719,32 +715,16 @@ impl CountTable {
     /// (the profile pass makes one table per input file).
     pub fn new(log2: u32) -> Self {
         let log2 = log2.clamp(10, 30);
-        let len = 1usize << log2;
-        let pooled = TABLE_POOL.lock().ok().and_then(|mut pool| {
-            let i = pool.iter().position(|c| c.len() == len)?;
-            Some(pool.swap_remove(i))
-        });
-        let cells = match pooled {
-            Some(mut c) => {
-                c.fill(0);
-                c
-            }
-            None => sluicebox_core::mem::zeroed_table(len),
-        };
         CountTable {
             log2,
-            cells,
+            cells: sluicebox_core::mem::table(1usize << log2),
             tokens: 0,
         }
     }
 
     /// Give the table's memory back for a later [`CountTable::new`].
     pub fn recycle(self) {
-        if let Ok(mut pool) = TABLE_POOL.lock() {
-            if pool.len() < TABLE_POOL_MAX {
-                pool.push(self.cells);
-            }
-        }
+        sluicebox_core::mem::recycle(self.cells);
     }
 
     /// The table has `2^log2` cells.
