@@ -833,8 +833,10 @@ impl CountTable {
         out.extend_from_slice(TABLE_MAGIC);
         out.extend_from_slice(&self.log2.to_le_bytes());
         out.extend_from_slice(&self.tokens.to_le_bytes());
-        for c in &self.cells {
-            out.extend_from_slice(&c.to_le_bytes());
+        let start = out.len();
+        out.resize(start + self.cells.len() * 4, 0);
+        for (b, c) in out[start..].chunks_exact_mut(4).zip(&self.cells) {
+            b.copy_from_slice(&c.to_le_bytes());
         }
         out
     }
@@ -935,10 +937,11 @@ impl CountTable {
         if body.len() != 4usize << log2 {
             return Err("spinner profile: truncated".into());
         }
-        let cells = body
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        // A pooled or huge-page table, filled in place.
+        let mut cells = sluicebox_core::mem::table(1usize << log2);
+        for (cell, b) in cells.iter_mut().zip(body.chunks_exact(4)) {
+            *cell = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
         Ok(CountTable {
             log2,
             cells,
