@@ -31,6 +31,28 @@ use super::lexicon::Lexicon;
 use super::lm::{self, Triggers};
 use std::collections::BTreeMap;
 
+/// Both indexes: append the candidates of the keys `pats` that may start at
+/// a token or word with hash or id `key`, longest key first (the
+/// automaton's leftmost-longest match) then pattern order, and mark `key`
+/// in the 64 Ki-bit prefilter. Returns the index of the first candidate.
+fn add_candidates(
+    cands: &mut Vec<Cand>,
+    filter: &mut [u64; 1024],
+    lexicon: &Lexicon,
+    key: u64,
+    pats: &mut [u32],
+) -> u32 {
+    pats.sort_by_key(|&p| (std::cmp::Reverse(lexicon.keys[p as usize].len()), p));
+    let first = cands.len() as u32;
+    cands.extend(
+        pats.iter()
+            .map(|&p| Cand::new(p, &lexicon.keys[p as usize])),
+    );
+    let f = (key & 0xffff) as usize;
+    filter[f >> 6] |= 1 << (f & 63);
+    first
+}
+
 /// English clitics that the tokenizer keeps inside a word ("home's"),
 /// while the scan matches the key before them (the apostrophe ends it).
 const CLITICS: [&str; 8] = ["", "'s", "'t", "'re", "'ve", "'ll", "'d", "'m"];
@@ -166,16 +188,7 @@ impl TokenIndex {
             if k == 0 {
                 continue;
             }
-            // Longest key first (the automaton's leftmost-longest match),
-            // then pattern order.
-            pats.sort_by_key(|&p| (std::cmp::Reverse(lexicon.keys[p as usize].len()), p));
-            let first = index.cands.len() as u32;
-            index.cands.extend(
-                pats.iter()
-                    .map(|&p| Cand::new(p, &lexicon.keys[p as usize])),
-            );
-            let f = (k & 0xffff) as usize;
-            index.filter[f >> 6] |= 1 << (f & 63);
+            let first = add_candidates(&mut index.cands, &mut index.filter, lexicon, k, &mut pats);
             let mask = size - 1;
             let mut i = index.home(k);
             while index.slots[i].key != 0 {
@@ -354,14 +367,7 @@ impl WordIndex {
             sound,
         };
         for (id, mut pats) in entries {
-            pats.sort_by_key(|&p| (std::cmp::Reverse(lexicon.keys[p as usize].len()), p));
-            let first = index.cands.len() as u32;
-            index.cands.extend(
-                pats.iter()
-                    .map(|&p| Cand::new(p, &lexicon.keys[p as usize])),
-            );
-            let f = (id & 0xffff) as usize;
-            index.filter[f >> 6] |= 1 << (f & 63);
+            let first = add_candidates(&mut index.cands, &mut index.filter, lexicon, id, &mut pats);
             let mask = size - 1;
             let mut i = (id >> index.shift) as usize;
             while index.slots[i].0 != 0 {
