@@ -105,14 +105,7 @@ pub fn normalise_bytes_into(line: &str, fold_digits: bool, v: &mut Vec<u8>) {
     let (mut j, mut last_sep) = (0usize, 1u64);
     let mut i = 0;
     while let Some(rest) = bytes.get(i..).filter(|r| !r.is_empty()) {
-        let n = rest.len().min(8);
-        let w = load8(rest);
-        let non_ascii = w & HI & low_bytes(n);
-        let p = if non_ascii == 0 {
-            n
-        } else {
-            (non_ascii.trailing_zeros() / 8) as usize
-        };
+        let (w, p) = next_block(rest);
         if p > 0 {
             let valid = HI & low_bytes(p);
             let digit = ge(w, b'0') & !ge(w, b'9' + 1) & valid;
@@ -190,6 +183,21 @@ fn push_norm_char(v: &mut Vec<u8>, c: char, numeric: bool, fold_digits: bool) {
             v.extend_from_slice(l.encode_utf8(&mut tmp).as_bytes());
         }
     }
+}
+
+/// The next (up to) eight bytes of `rest` as a word (zero padded), and how
+/// many of them come before the first non-ASCII byte.
+#[inline]
+fn next_block(rest: &[u8]) -> (u64, usize) {
+    let n = rest.len().min(8);
+    let w = load8(rest);
+    let non_ascii = w & HI & low_bytes(n);
+    let p = if non_ascii == 0 {
+        n
+    } else {
+        (non_ascii.trailing_zeros() / 8) as usize
+    };
+    (w, p)
 }
 
 /// The first eight bytes of `rest` as a little-endian word, zero padded
@@ -663,14 +671,7 @@ fn scan_fast(scanned: &str, stop: &WordSet, scratch: &mut Scratch) -> Option<Sca
         // Up to eight ASCII bytes at a time: every class is a bit mask (the
         // high bit of each byte), every count a sum of those bits. The block
         // ends before the first non-ASCII byte (or the end of the line).
-        let n = rest.len().min(8);
-        let w = load8(rest);
-        let non_ascii = w & HI & low_bytes(n);
-        let p = if non_ascii == 0 {
-            n
-        } else {
-            (non_ascii.trailing_zeros() / 8) as usize
-        };
+        let (w, p) = next_block(rest);
         if p == 8 {
             ascii_block(w, 8, HI, i, &mut st, starts, out, lower);
             i += 8;
