@@ -1086,6 +1086,20 @@ struct Bucket {
     n: [u32; 8],
 }
 
+/// Put (`fp`, `n`) in the first free slot (fingerprint 0) of a bucket's
+/// fingerprints and counts; false when the bucket is full (the caller keeps
+/// the entry in its overflow map).
+fn place(fps: &mut [u32], ns: &mut [u32], fp: u32, n: u32) -> bool {
+    match fps.iter().position(|&f| f == 0) {
+        Some(i) => {
+            fps[i] = fp;
+            ns[i] = n;
+            true
+        }
+        None => false,
+    }
+}
+
 impl DefaultCounts {
     #[inline]
     fn locate(&self, key: u64) -> (usize, u32) {
@@ -1144,14 +1158,8 @@ impl From<&SparseCounts> for DefaultCounts {
         for &(k, v) in &entries {
             let (b, fp) = d.locate(k);
             let bucket = &mut d.buckets[b];
-            match bucket.fp.iter().position(|&f| f == 0) {
-                Some(i) => {
-                    bucket.fp[i] = fp;
-                    bucket.n[i] = v;
-                }
-                None => {
-                    d.overflow.insert(k, v);
-                }
+            if !place(&mut bucket.fp, &mut bucket.n, fp, v) {
+                d.overflow.insert(k, v);
             }
         }
         d.entries = entries;
@@ -1208,14 +1216,8 @@ impl JointCounts {
         for &(k, v) in &default.entries {
             let (b, fp) = j.locate(k);
             let line = &mut j.lines[b];
-            match line.dfp.iter().position(|&f| f == 0) {
-                Some(i) => {
-                    line.dfp[i] = fp;
-                    line.dn[i] = v;
-                }
-                None => {
-                    j.spill.insert(k, v);
-                }
+            if !place(&mut line.dfp, &mut line.dn, fp, v) {
+                j.spill.insert(k, v);
             }
         }
         j.used = vec![0; j.lines.len().div_ceil(64)];

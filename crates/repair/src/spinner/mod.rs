@@ -360,7 +360,7 @@ impl NgramProfile {
             table.add(k, n);
         }
         self.sorted = sorted;
-        self.table.get_or_insert_with(|| CountTable::new(log2))
+        table
     }
 
     /// The pending counts in key order into `out`, emptied: those `seal`
