@@ -87,23 +87,20 @@ type Row = (&'static str, String, u64, u64, f64);
 
 /// The table's rows: the profile pass's stages (a learning stage as
 /// "id (learn)", observing on the workers, and "id (merge)", folding
-/// partials in order on the collector thread), then the cleaning pass's. Shares are of the busy time of both passes together.
+/// partials in order on the collector thread), then the cleaning pass's.
+/// Shares are of the busy time of both passes together.
 fn rows(m: &Measured) -> Vec<Row> {
     let mut rows: Vec<Row> = Vec::new();
     for st in &m.profile_times.stages {
-        if st.learns {
-            let (id, docs, bytes) = (&st.id, st.docs_in, st.bytes_in);
-            rows.push((
-                "profile",
-                format!("{id} (learn)"),
-                docs,
-                bytes,
-                st.busy_seconds,
-            ));
-            rows.push(("profile", format!("{id} (merge)"), 0, 0, st.merge_seconds));
+        let id = if st.learns {
+            format!("{} (learn)", st.id)
         } else {
-            let (id, docs, bytes) = (st.id.clone(), st.docs_in, st.bytes_in);
-            rows.push(("profile", id, docs, bytes, st.busy_seconds));
+            st.id.clone()
+        };
+        rows.push(("profile", id, st.docs_in, st.bytes_in, st.busy_seconds));
+        if st.learns {
+            let merge = format!("{} (merge)", st.id);
+            rows.push(("profile", merge, 0, 0, st.merge_seconds));
         }
     }
     let s = &m.summary;

@@ -345,6 +345,7 @@ pub(crate) fn profile_files(
     let sh_sink = shared.clone();
     let times = Arc::new(Mutex::new(vec![Tally::default(); n_stages]));
     let learner_at: Vec<usize> = learners.iter().map(|l| l.pos).collect();
+    let learns = learner_at.clone();
     let times2 = times.clone();
     let ids = stage_ids.clone();
     drive(
@@ -447,7 +448,6 @@ pub(crate) fn profile_files(
         }
     }
     let tally = std::mem::take(&mut *times.lock().map_err(|_| lost())?);
-    let learns: Vec<usize> = learners.iter().map(|l| l.pos).collect();
     Ok(PassTimes {
         stages: stage_ids
             .into_iter()
