@@ -6,6 +6,7 @@
 //! 4 KiB, and unmapping it again interrupts every core to flush its TLB; a
 //! dropped table kept for the next one costs a `memset` instead.
 
+use rayon::prelude::*;
 use std::sync::Mutex;
 
 /// Tables given back by [`recycle`], not cleared yet.
@@ -14,6 +15,9 @@ static POOL: Mutex<Vec<Vec<u32>>> = Mutex::new(Vec::new());
 const POOL_MAX: usize = 4;
 /// Smaller tables are cheap to make and are not kept.
 const POOL_MIN_CELLS: usize = 1 << 16;
+/// Tables are cleared or first written in pieces of this many cells (1 MiB)
+/// on the current rayon pool: a run waits for its tables at start-up.
+const PIECE: usize = 1 << 18;
 
 /// A zeroed table of `len` cells: a recycled one of that length, cleared,
 /// or a new one from [`zeroed_table`].
@@ -24,7 +28,7 @@ pub fn table(len: usize) -> Vec<u32> {
     });
     match pooled {
         Some(mut cells) => {
-            cells.fill(0);
+            cells.par_chunks_mut(PIECE).for_each(|c| c.fill(0));
             cells
         }
         None => zeroed_table(len),
@@ -55,10 +59,13 @@ pub fn recycle(cells: Vec<u32>) {
 pub fn zeroed_table(len: usize) -> Vec<u32> {
     let mut v = vec![0u32; len];
     // One write per 4 KiB page; black_box keeps the writes of a value the
-    // optimiser could otherwise prove redundant.
-    for cell in v.iter_mut().step_by(4096 / std::mem::size_of::<u32>()) {
-        *cell = std::hint::black_box(0);
-    }
+    // optimiser could otherwise prove redundant. Pieces fault in on the
+    // pool's threads at once.
+    v.par_chunks_mut(PIECE).for_each(|piece| {
+        for cell in piece.iter_mut().step_by(4096 / std::mem::size_of::<u32>()) {
+            *cell = std::hint::black_box(0);
+        }
+    });
     v
 }
 

@@ -13,15 +13,19 @@ pub trait ProfileBuilder: Send {
     /// Learn from one document (already through the stages before this one).
     fn observe(&mut self, doc: &Document);
     /// Fold another partial (built by the same stage) into this one.
+    /// Merges run one at a time, in batch order, inside a rayon pool as
+    /// large as the run's worker count: a merge may split its own work with
+    /// rayon (by key range, say) and so use every core, as long as the
+    /// result does not depend on how the work was split.
     fn merge(&mut self, other: Box<dyn ProfileBuilder>);
     /// Serialise. The same bytes are later given to the stage's `build`.
     fn finish(self: Box<Self>) -> Result<Vec<u8>, StageError>;
     /// Called on the worker thread once this partial has observed its last
-    /// document, before it travels to the merge. Merges run one at a time
-    /// on a single collector thread, so work done here (sorting, folding
-    /// pending counts) instead of in `merge` keeps that thread from capping
-    /// how many cores the profile pass can use. Must not change what
-    /// `merge`, `save_partial` or `finish` produce.
+    /// document, before it travels to the merge. Merges run one at a time,
+    /// so work done here (sorting, folding pending counts) instead of in
+    /// `merge` runs beside other batches' work rather than in the ordered
+    /// path. Must not change what `merge`, `save_partial` or `finish`
+    /// produce.
     fn seal(&mut self) {}
     /// For `merge`: downcast support.
     fn as_any(self: Box<Self>) -> Box<dyn std::any::Any>;

@@ -20,6 +20,7 @@
 //! per-document dedup; a query is 4 array reads.
 
 use crate::features::{normalise_bytes_into, trim_bounds};
+use rayon::prelude::*;
 use sluicebox_core::{Document, ProfileBuilder, StageError};
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -155,10 +156,17 @@ impl Sketch {
             .unwrap_or(0)
     }
 
+    /// Cell by cell, in pieces on the current rayon pool (sums do not
+    /// care how the cells are split).
     fn add_sketch(&mut self, other: &Sketch) {
-        for (a, b) in self.cells.iter_mut().zip(&other.cells) {
-            *a = a.saturating_add(*b);
-        }
+        self.cells
+            .par_chunks_mut(PIECE)
+            .zip(other.cells.par_chunks(PIECE))
+            .for_each(|(mine, theirs)| {
+                for (a, b) in mine.iter_mut().zip(theirs) {
+                    *a = a.saturating_add(*b);
+                }
+            });
     }
 
     /// Documents of a site.
@@ -173,14 +181,19 @@ impl Sketch {
         out.push(VERSION);
         out.push(self.width_log2);
         out.push(ROWS as u8);
-        let mut run = 0u64;
-        for &c in &self.cells {
-            if c == 0 {
-                run += 1;
-            } else {
-                put_varint(&mut out, run);
-                put_varint(&mut out, c as u64);
-                run = 0;
+        // Pieces encode on the current rayon pool; a zero run that crosses
+        // pieces is joined when they are put together, so the bytes are
+        // those of one pass over the cells.
+        let pieces: Vec<EncodedPiece> = self.cells.par_chunks(PIECE).map(encode_piece).collect();
+        let mut carry = 0u64;
+        for p in pieces {
+            match p.body {
+                Some(body) => {
+                    put_varint(&mut out, carry + p.lead);
+                    out.extend_from_slice(&body);
+                    carry = p.trail;
+                }
+                None => carry += p.lead,
             }
         }
         out
@@ -211,6 +224,47 @@ impl Sketch {
             i += 1;
         }
         Ok(sketch)
+    }
+}
+
+/// Cells a sketch is worked on at a time by one thread (1 MiB).
+const PIECE: usize = 1 << 18;
+
+/// A stretch of cells in the form of [`Sketch::to_bytes`], less the zero
+/// run before its first count (which may go on from the stretch before).
+struct EncodedPiece {
+    /// Zero cells before the first count (all of them if none).
+    lead: u64,
+    /// The first count, then (zero run, count) pairs; None: all zero.
+    body: Option<Vec<u8>>,
+    /// Zero cells after the last count.
+    trail: u64,
+}
+
+fn encode_piece(cells: &[u32]) -> EncodedPiece {
+    let Some(first) = cells.iter().position(|&c| c != 0) else {
+        return EncodedPiece {
+            lead: cells.len() as u64,
+            body: None,
+            trail: 0,
+        };
+    };
+    let mut body = Vec::new();
+    put_varint(&mut body, u64::from(cells[first]));
+    let mut run = 0u64;
+    for &c in &cells[first + 1..] {
+        if c == 0 {
+            run += 1;
+        } else {
+            put_varint(&mut body, run);
+            put_varint(&mut body, u64::from(c));
+            run = 0;
+        }
+    }
+    EncodedPiece {
+        lead: first as u64,
+        body: Some(body),
+        trail: run,
     }
 }
 
@@ -569,6 +623,46 @@ mod tests {
         assert_eq!(again.cells.len(), ROWS << 14);
         assert!(again.cells.iter().all(|&c| c == 0));
         assert_eq!(again.to_bytes(), Sketch::new(14).to_bytes());
+    }
+
+    #[test]
+    fn a_sketch_encoded_in_pieces_is_one_pass_over_its_cells() {
+        // Lines of a real page, counted into a sketch of four pieces; one
+        // piece emptied and a zero run made to cross a piece's end, the
+        // cases where the pieces' encodings have to be joined.
+        let mut s = Sketch::new(18);
+        assert_eq!(s.cells.len(), 4 * PIECE);
+        let page = include_str!("../../../tests/fixtures/seeds/000_e7f6ed2af000063c.txt");
+        for (i, line) in page.lines().enumerate() {
+            s.add(line_hash(7, line.as_bytes()), 1 + i as u32 % 3);
+        }
+        s.cells[PIECE..2 * PIECE].fill(0);
+        s.cells[3 * PIECE - 999..3 * PIECE + 999].fill(0);
+        s.cells[3 * PIECE - 1000] = 5;
+        s.cells[4 * PIECE - 1] = 0x1234_5678;
+        let mut one_pass = Vec::new();
+        one_pass.extend_from_slice(MAGIC);
+        one_pass.extend_from_slice(&[VERSION, 18, ROWS as u8]);
+        let mut run = 0u64;
+        for &c in &s.cells {
+            if c == 0 {
+                run += 1;
+            } else {
+                put_varint(&mut one_pass, run);
+                put_varint(&mut one_pass, u64::from(c));
+                run = 0;
+            }
+        }
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| s.to_bytes())
+        };
+        assert!(on(1) == one_pass && on(4) == one_pass);
+        let back = Sketch::from_bytes(&one_pass).unwrap();
+        assert!(back.cells == s.cells);
     }
 
     #[test]

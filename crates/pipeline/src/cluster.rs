@@ -637,10 +637,12 @@ fn task_profile(cx: &Ctx, s: usize) -> Result<(), String> {
     };
     let save = Arc::new(save);
     let save2 = save.clone();
+    let pool = crate::runner::merge_pool(opts.threads)?;
     profile::profile_files(
         &cx.config,
         &cx.registry,
         opts,
+        pool,
         move |n, partials: Partials| {
             let file = files.get(n as usize).or(files.last()).copied().unwrap_or(0);
             let mut held = h2
@@ -677,6 +679,12 @@ fn task_profile(cx: &Ctx, s: usize) -> Result<(), String> {
 }
 
 fn task_profile_merge(cx: &Ctx) -> Result<(), String> {
+    // Merges and finishing spread their work with rayon: the task's own
+    // worker count, not every core of the machine.
+    crate::runner::worker_pool(cx.threads)?.install(|| profile_merge_in_pool(cx))
+}
+
+fn profile_merge_in_pool(cx: &Ctx) -> Result<(), String> {
     let ids = profile::learner_ids(&cx.config, &cx.registry);
     let mut acc = profile::partials_maker(&cx.config, &cx.registry)()?;
     for s in 0..cx.plan.shards.len() {
@@ -957,22 +965,6 @@ fn output_writers(cx: &Ctx, s: usize) -> Result<(OutputWriter, OutputWriter), St
     ))
 }
 
-fn pool(threads: usize) -> Result<Arc<rayon::ThreadPool>, String> {
-    let threads = if threads == 0 {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    } else {
-        threads
-    };
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("sluicebox-worker-{i}"))
-        .build()
-        .map(Arc::new)
-        .map_err(|e| format!("cannot start {threads} worker threads: {e}"))
-}
-
 /// A task's chain: the built plan's phases, the stage ids and the state
 /// the runner's workers share.
 struct Runtime {
@@ -985,12 +977,15 @@ struct Runtime {
 impl Runtime {
     /// `learning`: leave the learning stages out (no profile needed).
     fn build(cx: &Ctx, learning: bool) -> Result<Runtime, String> {
-        let plan = if learning {
-            Plan::build(&cx.config, &cx.registry, &ProfileSet::new(), true)
+        let profiles = if learning {
+            ProfileSet::new()
         } else {
-            Plan::build(&cx.config, &cx.registry, &cx.profiles()?, false)
-        }
-        .map_err(|e| e.to_string())?;
+            cx.profiles()?
+        };
+        // On the task's worker count: stages lay out big tables in parallel.
+        let plan = crate::runner::worker_pool(cx.threads)?
+            .install(|| Plan::build(&cx.config, &cx.registry, &profiles, learning))
+            .map_err(|e| e.to_string())?;
         let stage_ids: Vec<String> = plan.stages.iter().map(|st| st.id.clone()).collect();
         let shared = Arc::new(Shared::new(
             &cx.config,
@@ -1133,6 +1128,7 @@ fn task_clean(cx: &Ctx, s: usize, started: Instant) -> Result<(), String> {
     }
     let inputs = cx.shard_inputs(s)?;
     let opts = cx.options(inputs);
+    let pool = crate::runner::worker_pool(opts.threads)?;
     crate::runner::drive(
         &cx.config,
         opts,
@@ -1140,6 +1136,7 @@ fn task_clean(cx: &Ctx, s: usize, started: Instant) -> Result<(), String> {
         n_stages,
         phases,
         ReadFrom::default(),
+        pool,
         sink.writer(&shared),
     )?;
     let Sink {
@@ -1511,7 +1508,7 @@ fn task_write(cx: &Ctx, s: usize, started: Instant) -> Result<(), String> {
     let src_err = source_err.clone();
     let sh_src = shared.clone();
     engine::run(
-        pool(cx.threads)?,
+        crate::runner::worker_pool(cx.threads)?,
         (if cx.config.run.in_flight == 0 {
             4 * cx.threads.max(1)
         } else {

@@ -71,9 +71,10 @@ pub struct PassStage {
     pub docs_in: u64,
     pub bytes_in: u64,
     pub busy_seconds: f64,
-    /// Learning stages: seconds folding partials, in order, on the single
-    /// collector thread (the part of the pass that cannot spread over the
-    /// workers, so it bounds how far the pass scales).
+    /// Learning stages: wall seconds folding partials, in batch order (the
+    /// ordered path of the pass: a merge may spread over the workers, but
+    /// merges follow one another, so their sum bounds how far the pass
+    /// scales).
     pub merge_seconds: f64,
 }
 
@@ -161,38 +162,26 @@ pub(crate) fn partials_maker(config: &Config, registry: &Arc<Registry>) -> MakeP
 
 /// Fold `partials` into `acc`, stage by stage; adds each stage's time to
 /// `ns` (by learner index) when given. Different stages' folds share
-/// nothing, so with two or more to do they run at once, one thread each:
-/// the fold is the ordered part of the pass, and the sum of the stages'
-/// folds would otherwise bound how many workers the pass can keep busy.
+/// nothing, so they run at once on the current rayon pool (the run's
+/// merge threads, see [`profile_files`]), and each stage's merge may split its
+/// own work over that pool too: the fold is the ordered part of the pass,
+/// and done on one thread it would bound how many workers the pass can
+/// keep busy.
 pub(crate) fn merge_into(acc: &mut Partials, partials: Partials, ns: Option<&mut [u64]>) {
+    use rayon::prelude::*;
     let mut spent = vec![0u64; acc.len()];
-    let fold = |a: &mut Option<Box<dyn ProfileBuilder>>,
-                p: Option<Box<dyn ProfileBuilder>>,
-                spent: &mut u64| {
-        let t = Instant::now();
-        match (a.as_mut(), p) {
-            (Some(a), Some(p)) => a.merge(p),
-            (None, Some(p)) => *a = Some(p),
-            _ => {}
-        }
-        *spent += t.elapsed().as_nanos() as u64;
-    };
-    let both = acc
-        .iter()
-        .zip(&partials)
-        .filter(|(a, p)| a.is_some() && p.is_some())
-        .count();
-    if both < 2 {
-        for ((a, p), n) in acc.iter_mut().zip(partials).zip(&mut spent) {
-            fold(a, p, n);
-        }
-    } else {
-        std::thread::scope(|scope| {
-            for ((a, p), n) in acc.iter_mut().zip(partials).zip(&mut spent) {
-                scope.spawn(move || fold(a, p, n));
+    acc.par_iter_mut()
+        .zip(partials.into_par_iter())
+        .zip(spent.par_iter_mut())
+        .for_each(|((a, p), spent)| {
+            let t = Instant::now();
+            match (a.as_mut(), p) {
+                (Some(a), Some(p)) => a.merge(p),
+                (None, Some(p)) => *a = Some(p),
+                _ => {}
             }
+            *spent += t.elapsed().as_nanos() as u64;
         });
-    }
     if let Some(ns) = ns {
         for (n, s) in ns.iter_mut().zip(spent) {
             *n += s;
@@ -242,7 +231,8 @@ pub fn build_profiles_timed(
     let make = partials_maker(config, registry);
     let acc = Arc::new(Mutex::new((make()?, vec![0u64; ids.len()])));
     let a2 = acc.clone();
-    let mut times = profile_files(config, registry, opts, move |_, partials| {
+    let pool = crate::runner::merge_pool(opts.threads)?;
+    let mut times = profile_files(config, registry, opts, pool.clone(), move |_, partials| {
         let mut acc = a2
             .lock()
             .map_err(|_| "internal: profile merge failed".to_string())?;
@@ -258,7 +248,7 @@ pub fn build_profiles_timed(
     for (st, ns) in times.stages.iter_mut().filter(|s| s.learns).zip(ns) {
         st.merge_seconds += ns as f64 / 1e9;
     }
-    Ok((finish_partials(&ids, partials)?, times))
+    Ok((pool.install(|| finish_partials(&ids, partials))?, times))
 }
 
 /// The profile pass over `opts.inputs`: calls `on_file(n, partials)` on the
@@ -266,15 +256,20 @@ pub fn build_profiles_timed(
 /// merged the file's batch partials in order), in file order. Learners whose
 /// merge is order-free are not cut at file ends: their partials (None in
 /// the per-file calls) come whole in a last call with `n = u64::MAX`, which
-/// folds to the same profile. Returns where the pass spent its time.
+/// folds to the same profile. Stages are built, and `on_file` and the
+/// merges run, in `pool` (see [`crate::runner::merge_pool`]); batches are
+/// worked on by a pool of workers of their own. Returns where the pass
+/// spent its time.
 pub(crate) fn profile_files(
     config: &Config,
     registry: &Arc<Registry>,
     opts: RunOptions,
+    pool: Arc<rayon::ThreadPool>,
     on_file: impl FnMut(u64, Partials) -> Result<(), String> + Send + 'static,
 ) -> Result<PassTimes, String> {
-    let plan =
-        Plan::build(config, registry, &ProfileSet::new(), true).map_err(|e| e.to_string())?;
+    let plan = pool
+        .install(|| Plan::build(config, registry, &ProfileSet::new(), true))
+        .map_err(|e| e.to_string())?;
     let learners = learners_of(config, registry);
     let type_names: Vec<String> = config.stages.iter().map(|e| e.type_name.clone()).collect();
     let n_stages = type_names.len();
@@ -290,7 +285,7 @@ pub(crate) fn profile_files(
     }
     let make_partials = partials_maker(config, registry);
     // Check once up front so a broken builder is a clear error.
-    make_partials()?;
+    pool.install(|| make_partials())?;
     let learner_pos: Vec<(usize, Vec<bool>)> = learners
         .iter()
         .map(|l| (l.pos, l.enabled.clone()))
@@ -348,6 +343,9 @@ pub(crate) fn profile_files(
     let learns = learner_at.clone();
     let times2 = times.clone();
     let ids = stage_ids.clone();
+    let pool_sink = pool.clone();
+    let pool_rest = pool.clone();
+    let workers = crate::runner::worker_pool(opts.threads)?;
     drive(
         config,
         opts,
@@ -358,6 +356,7 @@ pub(crate) fn profile_files(
             mark_files: true,
             ..ReadFrom::default()
         },
+        workers,
         move |b: Batch| {
             records += b.stats.totals.records;
             bytes += b.input_bytes;
@@ -375,8 +374,10 @@ pub(crate) fn profile_files(
                 t.ns += ns;
             }
             let mut merge_ns = vec![0u64; learner_at.len()];
-            // Folding is ordered: it runs here, on the collector thread.
-            (|| {
+            // Folding is ordered: batches come here one at a time, in
+            // order, and each fold runs on the merge threads, so that a
+            // merge can spread over cores instead of one thread.
+            pool_sink.install(|| {
                 let Ok(mut slot) = acc2.lock() else {
                     return sh_sink.fail("internal: profile merge failed".into());
                 };
@@ -423,7 +424,7 @@ pub(crate) fn profile_files(
                 if let Err(e) = r {
                     sh_sink.fail(e);
                 }
-            })();
+            });
             for (pos, ns) in learner_at.iter().zip(merge_ns) {
                 if let Some(t) = times.get_mut(*pos) {
                     t.merge_ns += ns;
@@ -444,7 +445,9 @@ pub(crate) fn profile_files(
             .map(|p| p.filter(|p| since_mark || p.merge_is_order_free()))
             .collect();
         if rest.iter().any(Option::is_some) {
-            (*on_file.lock().map_err(|_| lost())?)(u64::MAX, rest)?;
+            let mut guard = on_file.lock().map_err(|_| lost())?;
+            let f = &mut *guard;
+            pool_rest.install(|| f(u64::MAX, rest))?;
         }
     }
     let tally = std::mem::take(&mut *times.lock().map_err(|_| lost())?);

@@ -933,6 +933,7 @@ impl ResumeState {
 /// Read `opts.inputs` as batches on a reader thread and run them through
 /// `phases` on a pool of `opts` threads into `sink` (in input order). The
 /// one driver behind the cleaning pass and the profile pass.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn drive(
     config: &Config,
     opts: RunOptions,
@@ -940,26 +941,22 @@ pub(crate) fn drive(
     n_stages: usize,
     phases: Vec<Phase<Batch>>,
     from: ReadFrom,
+    pool: Arc<rayon::ThreadPool>,
     sink: impl FnMut(Batch) + Send + 'static,
 ) -> Result<(), String> {
-    let threads = opts.effective_threads();
+    let threads = pool.current_num_threads();
     let in_flight = if opts.in_flight == 0 {
         threads * 4
     } else {
         opts.in_flight
     };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("sluicebox-worker-{i}"))
-        .build()
-        .map_err(|e| format!("cannot start {threads} worker threads: {e}"))?;
     let inputs = opts.inputs;
     let input_errors = opts.input_errors;
     let batch_size = opts.batch_size.max(1);
     let max_doc_bytes = config.input.max_doc_bytes;
     let sh_reader = shared.clone();
     engine::run(
-        Arc::new(pool),
+        pool,
         in_flight,
         phases,
         move |send| {
@@ -976,6 +973,35 @@ pub(crate) fn drive(
         sink,
     );
     Ok(())
+}
+
+/// The run's worker threads (`threads` = 0: one per core).
+pub fn worker_pool(threads: usize) -> Result<Arc<rayon::ThreadPool>, String> {
+    named_pool(threads, "worker")
+}
+
+/// Threads for the profile pass's merges (as many as workers). Merges come
+/// one at a time, in batch order, and each spreads its work over this pool;
+/// in the workers' pool a merge would wait for a worker to finish its batch,
+/// and the ordered path of the pass would stall on every merge.
+pub fn merge_pool(threads: usize) -> Result<Arc<rayon::ThreadPool>, String> {
+    named_pool(threads, "merge")
+}
+
+fn named_pool(threads: usize, what: &'static str) -> Result<Arc<rayon::ThreadPool>, String> {
+    let threads = if threads == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        threads
+    };
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(move |i| format!("sluicebox-{what}-{i}"))
+        .build()
+        .map(Arc::new)
+        .map_err(|e| format!("cannot start {threads} {what} threads: {e}"))
 }
 
 /// Run the cleaning pass.
@@ -1144,21 +1170,24 @@ pub fn run(config: &Config, plan: Plan, opts: RunOptions) -> RunSummary {
     let sh_sink = shared.clone();
     let out_dir = opts.out_dir.clone();
     let command = opts.command.clone();
-    if let Err(fatal) = drive(
-        config,
-        opts,
-        &shared,
-        n_stages,
-        phases,
-        from,
-        move |b: Batch| {
-            if let Ok(mut guard) = sink_in.lock() {
-                if let Some(s) = guard.as_mut() {
-                    s.write(&sh_sink, b);
+    if let Err(fatal) = worker_pool(opts.threads).and_then(|pool| {
+        drive(
+            config,
+            opts,
+            &shared,
+            n_stages,
+            phases,
+            from,
+            pool,
+            move |b: Batch| {
+                if let Ok(mut guard) = sink_in.lock() {
+                    if let Some(s) = guard.as_mut() {
+                        s.write(&sh_sink, b);
+                    }
                 }
-            }
-        },
-    ) {
+            },
+        )
+    }) {
         return RunSummary {
             stats: Stats::default(),
             busy_seconds: Vec::new(),

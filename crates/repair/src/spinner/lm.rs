@@ -22,6 +22,7 @@
 //! normalisation, and good enough to rank a handful of candidates that
 //! share the same context.
 
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
@@ -544,6 +545,10 @@ impl PendingCounts {
     pub fn sorted_into(&mut self, out: &mut Vec<(u64, u32)>) {
         self.flush_queue();
         out.clear();
+        if self.len == 0 && self.zero == 0 {
+            // Nothing to find (a sealed partial's table is kept, empty).
+            return;
+        }
         out.reserve(self.len());
         if self.zero > 0 {
             out.push((0, self.zero));
@@ -582,6 +587,9 @@ impl PendingCounts {
     /// memory is kept for more).
     pub fn drain_sorted_into(&mut self, out: &mut Vec<(u64, u32)>) {
         self.sorted_into(out);
+        if out.is_empty() {
+            return;
+        }
         self.slots.fill((0, 0));
         self.zero = 0;
         self.len = 0;
@@ -736,10 +744,7 @@ impl CountTable {
     /// marks an empty cell).
     #[inline]
     fn locate(&self, key: u64) -> (usize, u32) {
-        let buckets_log2 = self.log2 - 3;
-        let b = (key >> (64 - buckets_log2)) as usize * BUCKET;
-        let fp = ((key.wrapping_mul(MIX) >> 48) as u32).max(1);
-        (b, fp)
+        locate_in(self.log2, key)
     }
 
     /// Add `n` to the count of `key`.
@@ -749,29 +754,121 @@ impl CountTable {
     }
 
     fn add_at(&mut self, b: usize, fp: u32, n: u32) {
-        let n = n.min(0xffff);
-        let bucket = &mut self.cells[b..b + BUCKET];
-        let mut rarest = (u32::MAX, 0);
-        for (i, c) in bucket.iter_mut().enumerate() {
-            if *c == 0 {
-                // Cells fill in order and are never emptied.
-                *c = fp << 16 | n;
-                return;
-            }
-            if *c >> 16 == fp {
-                let sum = ((*c & 0xffff) + n).min(0xffff);
-                *c = fp << 16 | sum;
-                return;
-            }
-            if *c & 0xffff < rarest.0 {
-                rarest = (*c & 0xffff, i);
-            }
-        }
-        if rarest.0 < n {
-            bucket[rarest.1] = fp << 16 | n;
-        }
+        add_to_bucket(&mut self.cells[b..b + BUCKET], fp, n);
     }
 
+    /// Add key-ordered counts (strictly increasing keys), leaving the table
+    /// as [`CountTable::add`] of each in that order would. A key's bucket is
+    /// its top bits, so keys in order are buckets in order: the table
+    /// splits into stretches of buckets, each with its own run of the
+    /// counts, and the stretches fill on the current rayon pool's threads.
+    /// Every bucket sees the same adds in the same order, so the cells do
+    /// not depend on how many threads there are.
+    pub fn add_sorted(&mut self, counts: &[(u64, u32)]) {
+        debug_assert!(counts.windows(2).all(|w| w[0].0 < w[1].0));
+        let Some(stretch_log2) = self.stretch_log2(counts.len()) else {
+            for &(k, n) in counts {
+                self.add(k, n);
+            }
+            return;
+        };
+        let per = self.cells.len() >> stretch_log2;
+        let shift = 64 - stretch_log2;
+        let log2 = self.log2;
+        // One pass: each stretch finds its own run of the counts.
+        self.cells
+            .par_chunks_mut(per)
+            .enumerate()
+            .for_each(|(i, cells)| {
+                let lo = counts.partition_point(|&(k, _)| ((k >> shift) as usize) < i);
+                let hi = counts.partition_point(|&(k, _)| ((k >> shift) as usize) <= i);
+                for &(k, n) in &counts[lo..hi] {
+                    let (b, fp) = locate_in(log2, k);
+                    let b = b - i * per;
+                    add_to_bucket(&mut cells[b..b + BUCKET], fp, n);
+                }
+            });
+    }
+
+    /// How many stretches (log2) to split work of `n` items over, or None
+    /// to stay on this thread (one thread, or too little work to share).
+    fn stretch_log2(&self, n: usize) -> Option<u32> {
+        let threads = rayon::current_num_threads();
+        if threads < 2 || n < PAR_MIN_ADDS {
+            return None;
+        }
+        // Four stretches a thread evens out uneven runs.
+        let want = (threads * 4).next_power_of_two().trailing_zeros();
+        Some(want.min(self.log2 - 3))
+    }
+}
+
+/// Cells a table is copied to or from bytes at a time by one thread (1 MiB).
+const COPY_PIECE: usize = 1 << 18;
+
+/// Below this many counts, [`CountTable::add_sorted`] adds on the calling
+/// thread: sharing out the work would cost more than it saves.
+const PAR_MIN_ADDS: usize = 1 << 14;
+
+/// First cell of the key's bucket in a table of `2^log2` cells, and its
+/// fingerprint (never 0, which marks an empty cell).
+#[inline]
+fn locate_in(log2: u32, key: u64) -> (usize, u32) {
+    let b = (key >> (64 - (log2 - 3))) as usize * BUCKET;
+    let fp = ((key.wrapping_mul(MIX) >> 48) as u32).max(1);
+    (b, fp)
+}
+
+/// Add `n` to fingerprint `fp` in one bucket's cells (see [`CountTable`]:
+/// cells fill in order; a full bucket swaps its rarest out for a more
+/// frequent newcomer).
+fn add_to_bucket(bucket: &mut [u32], fp: u32, n: u32) {
+    let n = n.min(0xffff);
+    let mut rarest = (u32::MAX, 0);
+    for (i, c) in bucket.iter_mut().enumerate() {
+        if *c == 0 {
+            // Cells fill in order and are never emptied.
+            *c = fp << 16 | n;
+            return;
+        }
+        if *c >> 16 == fp {
+            let sum = ((*c & 0xffff) + n).min(0xffff);
+            *c = fp << 16 | sum;
+            return;
+        }
+        if *c & 0xffff < rarest.0 {
+            rarest = (*c & 0xffff, i);
+        }
+    }
+    if rarest.0 < n {
+        bucket[rarest.1] = fp << 16 | n;
+    }
+}
+
+/// Fold one stretch of another table's buckets into the same stretch of
+/// ours (see [`CountTable::merge`]).
+fn merge_buckets(mine: &mut [u32], theirs: &[u32]) {
+    for (mine, bucket) in mine
+        .chunks_exact_mut(BUCKET)
+        .zip(theirs.chunks_exact(BUCKET))
+    {
+        if bucket[0] == 0 {
+            continue;
+        }
+        if mine[0] == 0 {
+            // Adding a bucket's cells in order to an empty bucket puts
+            // them where they are (fingerprints differ within a
+            // bucket): copy it.
+            mine.copy_from_slice(bucket);
+            continue;
+        }
+        for &c in bucket.iter().take_while(|&&c| c != 0) {
+            add_to_bucket(mine, c >> 16, c & 0xffff);
+        }
+    }
+}
+
+impl CountTable {
     /// Count of `key` (0 if unseen or not kept).
     pub fn get(&self, key: u64) -> u32 {
         let (b, fp) = self.locate(key);
@@ -802,21 +899,16 @@ impl CountTable {
                 self.log2, other.log2
             ));
         }
-        for (b, bucket) in other.cells.chunks_exact(BUCKET).enumerate() {
-            if bucket[0] == 0 {
-                continue;
+        // Buckets fold independently: stretches of them on rayon's threads.
+        match self.stretch_log2(self.cells.len()) {
+            Some(s) => {
+                let per = self.cells.len() >> s;
+                self.cells
+                    .par_chunks_mut(per)
+                    .zip(other.cells.par_chunks(per))
+                    .for_each(|(mine, theirs)| merge_buckets(mine, theirs));
             }
-            let mine = &mut self.cells[b * BUCKET..(b + 1) * BUCKET];
-            if mine[0] == 0 {
-                // Adding a bucket's cells in order to an empty bucket puts
-                // them where they are (fingerprints differ within a
-                // bucket): copy it.
-                mine.copy_from_slice(bucket);
-                continue;
-            }
-            for &c in bucket.iter().take_while(|&&c| c != 0) {
-                self.add_at(b * BUCKET, c >> 16, c & 0xffff);
-            }
+            None => merge_buckets(&mut self.cells, &other.cells),
         }
         self.tokens += other.tokens;
         Ok(())
@@ -835,9 +927,14 @@ impl CountTable {
         out.extend_from_slice(&self.tokens.to_le_bytes());
         let start = out.len();
         out.resize(start + self.cells.len() * 4, 0);
-        for (b, c) in out[start..].chunks_exact_mut(4).zip(&self.cells) {
-            b.copy_from_slice(&c.to_le_bytes());
-        }
+        out[start..]
+            .par_chunks_mut(4 * COPY_PIECE)
+            .zip(self.cells.par_chunks(COPY_PIECE))
+            .for_each(|(bytes, cells)| {
+                for (b, c) in bytes.chunks_exact_mut(4).zip(cells) {
+                    b.copy_from_slice(&c.to_le_bytes());
+                }
+            });
         out
     }
 
@@ -939,9 +1036,14 @@ impl CountTable {
         }
         // A pooled or huge-page table, filled in place.
         let mut cells = sluicebox_core::mem::table(1usize << log2);
-        for (cell, b) in cells.iter_mut().zip(body.chunks_exact(4)) {
-            *cell = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        }
+        cells
+            .par_chunks_mut(COPY_PIECE)
+            .zip(body.par_chunks(4 * COPY_PIECE))
+            .for_each(|(cells, bytes)| {
+                for (cell, b) in cells.iter_mut().zip(bytes.chunks_exact(4)) {
+                    *cell = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                }
+            });
         Ok(CountTable {
             log2,
             cells,
@@ -1198,35 +1300,62 @@ struct Line {
 }
 
 impl JointCounts {
+    /// Built on the current rayon pool: the table is 32 MiB at the default
+    /// size, and building it is start-up time that every run waits for.
     pub fn new(corpus: &CountTable, default: &DefaultCounts) -> Self {
-        let mut j = JointCounts {
-            lines: corpus
-                .cells
-                .chunks_exact(BUCKET)
-                .map(|c| Line {
-                    cells: c.try_into().unwrap_or_default(),
-                    ..Line::default()
+        let log2 = corpus.log2;
+        let mut lines: Vec<Line> = Vec::new();
+        corpus
+            .cells
+            .par_chunks_exact(BUCKET)
+            .map(|c| Line {
+                cells: c.try_into().unwrap_or_default(),
+                ..Line::default()
+            })
+            .collect_into_vec(&mut lines);
+        // Stretches of lines, each with the run of default entries (in key
+        // order, so in line order) that falls in it.
+        let stretch_log2 = corpus.stretch_log2(default.entries.len()).unwrap_or(0);
+        let per = lines.len() >> stretch_log2;
+        let line_of = |k: u64| (k >> (64 - (log2 - 3))) as usize;
+        let bounds: Vec<usize> = (0..=1usize << stretch_log2)
+            .map(|i| {
+                default
+                    .entries
+                    .partition_point(|&(k, _)| line_of(k) < i * per)
+            })
+            .collect();
+        let spilled: Vec<Vec<(u64, u32)>> = lines
+            .par_chunks_mut(per)
+            .zip(bounds.par_windows(2))
+            .enumerate()
+            .map(|(i, (lines, w))| {
+                let mut spill = Vec::new();
+                for &(k, v) in &default.entries[w[0]..w[1]] {
+                    let fp = ((k.wrapping_mul(MIX) >> 32) as u32).max(1);
+                    let line = &mut lines[line_of(k) - i * per];
+                    if !place(&mut line.dfp, &mut line.dn, fp, v) {
+                        spill.push((k, v));
+                    }
+                }
+                spill
+            })
+            .collect();
+        let used = lines
+            .par_chunks(64)
+            .map(|ls| {
+                ls.iter().enumerate().fold(0u64, |w, (i, l)| {
+                    w | u64::from(l.cells[0] != 0 || l.dfp[0] != 0) << i
                 })
-                .collect(),
-            used: Vec::new(),
-            log2: corpus.log2,
+            })
+            .collect();
+        JointCounts {
+            lines,
+            used,
+            log2,
             tokens: corpus.tokens,
-            spill: HashMap::default(),
-        };
-        for &(k, v) in &default.entries {
-            let (b, fp) = j.locate(k);
-            let line = &mut j.lines[b];
-            if !place(&mut line.dfp, &mut line.dn, fp, v) {
-                j.spill.insert(k, v);
-            }
+            spill: spilled.into_iter().flatten().collect(),
         }
-        j.used = vec![0; j.lines.len().div_ceil(64)];
-        for (i, l) in j.lines.iter().enumerate() {
-            if l.cells[0] != 0 || l.dfp[0] != 0 {
-                j.used[i / 64] |= 1 << (i % 64);
-            }
-        }
-        j
     }
 
     /// Does line `b` hold any count? (Cells and default entries fill in
@@ -1616,6 +1745,71 @@ mod tests {
         for i in 0..40u64 {
             assert_eq!(t.get(i << 60 | i), i as u32 + 1);
         }
+    }
+
+    #[test]
+    fn work_split_over_threads_gives_the_same_tables() {
+        // Every n-gram of real pages, counted exactly, in key order.
+        let mut exact = std::collections::BTreeMap::<u64, u32>::new();
+        for text in [
+            include_str!("../../../../tests/fixtures/spinner/000_e7f6ed2af000063c.txt"),
+            include_str!("../../../../tests/fixtures/spinner/002_31699701fbb39e56.txt"),
+            include_str!("../../../../tests/fixtures/spinner/003_240feac35cea67fe.txt"),
+            include_str!("../../../../tests/fixtures/spinner/003_restored.txt"),
+            // Real pages as JSON lines (more distinct n-grams).
+            include_str!("../../../../tests/fixtures/cluster/shard-a.jsonl"),
+        ] {
+            for_each_ngram(&tokens(text), |k| *exact.entry(k).or_default() += 1);
+        }
+        let counts: Vec<(u64, u32)> = exact.into_iter().collect();
+        assert!(counts.len() > PAR_MIN_ADDS, "{}", counts.len());
+        let on = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+        };
+        // A small table already holding a page, so that buckets are full
+        // and which n-grams they keep depends on the order of the adds.
+        let base = || {
+            let mut t = CountTable::new(12);
+            t.observe(include_str!(
+                "../../../../tests/fixtures/spinner/002_31699701fbb39e56.txt"
+            ));
+            t
+        };
+        let one_by_one = {
+            let mut t = base();
+            for &(k, n) in &counts {
+                t.add(k, n);
+            }
+            t
+        };
+        assert!(counts.iter().any(|&(k, _)| one_by_one.get(k) == 0));
+        for threads in [1, 4] {
+            let mut t = base();
+            on(threads).install(|| t.add_sorted(&counts));
+            assert!(t == one_by_one, "add_sorted on {threads} threads");
+        }
+        // Table into table, and the joint table, on one and four threads.
+        let merged = |threads: usize| {
+            let mut t = base();
+            on(threads).install(|| t.merge(&one_by_one)).unwrap();
+            t
+        };
+        let on_one = merged(1);
+        assert!(merged(4) == on_one);
+        assert_eq!(on_one.tokens, 2 * base().tokens);
+        let sparse = SparseCounts::from_bytes(crate::spinner::DEFAULT_MODEL).unwrap();
+        let default = DefaultCounts::from(&sparse);
+        let joint1 = on(1).install(|| JointCounts::new(&on_one, &default));
+        let joint4 = on(4).install(|| JointCounts::new(&on_one, &default));
+        assert!(joint4
+            .lines
+            .iter()
+            .zip(&joint1.lines)
+            .all(|(a, b)| { a.cells == b.cells && a.dfp == b.dfp && a.dn == b.dn }));
+        assert_eq!((joint4.used, joint4.spill), (joint1.used, joint1.spill));
     }
 
     #[test]

@@ -356,9 +356,7 @@ impl NgramProfile {
         table.tokens += std::mem::take(&mut self.tokens);
         // Key order, so that which n-grams a full bucket keeps does not
         // depend on hash-table order.
-        for &(k, n) in &sorted {
-            table.add(k, n);
-        }
+        table.add_sorted(&sorted);
         self.sorted = sorted;
         table
     }
@@ -400,9 +398,7 @@ impl NgramProfile {
     fn fold_pending(&mut self, tokens: u64, pending: &[(u64, u32)]) -> &mut CountTable {
         let own = self.flush();
         own.tokens += tokens;
-        for &(k, n) in pending {
-            own.add(k, n);
-        }
+        own.add_sorted(pending);
         own
     }
 }
