@@ -4,7 +4,8 @@
 //! gzip on that same thread caps the whole run near one core's inflate speed
 //! (100-300 MB/s) however many workers wait. A [`ThreadedRead`] moves the
 //! decoder to a thread of its own that hands over filled chunks through a
-//! bounded channel, so memory stays at `DEPTH` chunks per open file.
+//! bounded channel, so memory stays at `DEPTH` chunks per open file
+//! (`AHEAD_DEPTH` for a file opened before its turn).
 
 use crossbeam_channel::{bounded, Receiver};
 use std::io::{self, BufRead, Read};
@@ -12,8 +13,12 @@ use std::thread;
 
 /// Bytes per chunk handed over.
 const CHUNK: usize = 256 << 10;
-/// Chunks that may wait in the channel.
-const DEPTH: usize = 8;
+/// Chunks that may wait in the channel of the file being read.
+pub const DEPTH: usize = 8;
+/// Chunks that may wait for a file opened ahead of its turn (8 MiB): the
+/// runner opens the next files early so that their decoders work while the
+/// current file is read; one decoder alone caps a many-core run.
+pub const AHEAD_DEPTH: usize = 32;
 
 /// A `BufRead` over chunks produced by a decoder on another thread.
 pub struct ThreadedRead {
@@ -26,8 +31,16 @@ pub struct ThreadedRead {
 impl ThreadedRead {
     /// Starts reading `inner` on a new thread. Errors from `inner` arrive
     /// in order, after the bytes read before them.
-    pub fn spawn(mut inner: Box<dyn Read + Send>) -> io::Result<ThreadedRead> {
-        let (tx, rx) = bounded::<io::Result<Vec<u8>>>(DEPTH);
+    pub fn spawn(inner: Box<dyn Read + Send>) -> io::Result<ThreadedRead> {
+        Self::spawn_with_depth(inner, DEPTH)
+    }
+
+    /// [`ThreadedRead::spawn`] with room for `depth` chunks read ahead.
+    pub fn spawn_with_depth(
+        mut inner: Box<dyn Read + Send>,
+        depth: usize,
+    ) -> io::Result<ThreadedRead> {
+        let (tx, rx) = bounded::<io::Result<Vec<u8>>>(depth.max(1));
         thread::Builder::new()
             .name("sluicebox-inflate".into())
             .spawn(move || loop {

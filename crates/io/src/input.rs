@@ -113,28 +113,50 @@ impl InputFile {
     /// Open with transparent decompression (by magic bytes, so a `.jsonl`
     /// that is really gzip still reads).
     pub fn open(&self) -> Result<Box<dyn BufRead + Send>, IoError> {
+        self.open_with_depth(crate::inflate::DEPTH)
+    }
+
+    /// Open before its turn, so that a compressed file's decoder starts
+    /// while earlier files are read (and keeps up to
+    /// [`crate::inflate::AHEAD_DEPTH`] chunks). None for inputs that are
+    /// not read as one stream: standard input, Parquet, whole-file documents.
+    pub fn open_ahead(&self) -> Option<Result<Box<dyn BufRead + Send>, IoError>> {
+        if self.path.is_none() || matches!(self.format, Format::Parquet | Format::Files) {
+            return None;
+        }
+        Some(self.open_with_depth(crate::inflate::AHEAD_DEPTH))
+    }
+
+    fn open_with_depth(&self, depth: usize) -> Result<Box<dyn BufRead + Send>, IoError> {
         let inner: Box<dyn Read + Send> = match &self.path {
             Some(p) => Box::new(
                 File::open(p).map_err(|e| IoError::path(self.display.as_ref(), describe(&e)))?,
             ),
             None => Box::new(io::stdin()),
         };
-        open_decompressed(inner).map_err(|e| IoError::path(self.display.as_ref(), describe(&e)))
+        decompressed(inner, depth).map_err(|e| IoError::path(self.display.as_ref(), describe(&e)))
     }
 }
 
 /// Wrap a stream in the decompressor its first bytes call for.
 pub fn open_decompressed(inner: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead + Send>> {
+    decompressed(inner, crate::inflate::DEPTH)
+}
+
+fn decompressed(inner: Box<dyn Read + Send>, depth: usize) -> io::Result<Box<dyn BufRead + Send>> {
+    use crate::inflate::ThreadedRead;
     let mut buffered = BufReader::with_capacity(1 << 20, inner);
     let head = buffered.fill_buf()?;
     Ok(match Compression::sniff(head) {
         Compression::None => Box::new(buffered),
-        Compression::Gzip => Box::new(crate::inflate::ThreadedRead::spawn(Box::new(
-            flate2::bufread::MultiGzDecoder::new(buffered),
-        ))?),
-        Compression::Zstd => Box::new(crate::inflate::ThreadedRead::spawn(Box::new(
-            zstd::stream::read::Decoder::with_buffer(buffered)?,
-        ))?),
+        Compression::Gzip => Box::new(ThreadedRead::spawn_with_depth(
+            Box::new(flate2::bufread::MultiGzDecoder::new(buffered)),
+            depth,
+        )?),
+        Compression::Zstd => Box::new(ThreadedRead::spawn_with_depth(
+            Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?),
+            depth,
+        )?),
     })
 }
 

@@ -102,6 +102,17 @@ pub fn read_input(
     max_doc_bytes: usize,
     emit: &mut dyn FnMut(RawRecord) -> bool,
 ) -> ReadSummary {
+    read_input_opened(input, None, max_doc_bytes, emit)
+}
+
+/// [`read_input`] of a file already opened (by [`InputFile::open_ahead`]);
+/// `None` opens it here.
+pub fn read_input_opened(
+    input: &InputFile,
+    opened: Option<Result<Box<dyn BufRead + Send>, crate::IoError>>,
+    max_doc_bytes: usize,
+    emit: &mut dyn FnMut(RawRecord) -> bool,
+) -> ReadSummary {
     let file = input.display.clone();
     let error = |line: u64, msg: String| RawRecord {
         file: file.clone(),
@@ -125,7 +136,7 @@ pub fn read_input(
         crate::parquet::read_parquet(input, max_doc_bytes, emit);
         return ReadSummary::default();
     }
-    let mut reader = match input.open() {
+    let mut reader = match opened.unwrap_or_else(|| input.open()) {
         Ok(r) => r,
         Err(e) => {
             let msg = e.to_string();
@@ -189,7 +200,10 @@ pub fn read_input(
                         if buf.iter().all(|b| b.is_ascii_whitespace()) {
                             continue;
                         }
-                        let bytes = std::mem::take(&mut buf);
+                        // A copy of exactly the record's size; `buf` keeps
+                        // its room for the next line (taking it would regrow
+                        // it from nothing, several reallocations a record).
+                        let bytes = buf.clone();
                         RawRecord {
                             file: file.clone(),
                             line: line_no,

@@ -15,8 +15,8 @@ use sluicebox_core::{
     Verdict,
 };
 use sluicebox_io::{
-    document_json, read_input, InputFile, IoError, OutputCompression, OutputFormat, OutputWriter,
-    RawKind, RawRecord, RecordOptions,
+    document_json, reader::read_input_opened, InputFile, IoError, OutputCompression, OutputFormat,
+    OutputWriter, RawKind, RawRecord, RecordOptions,
 };
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -673,6 +673,12 @@ pub(crate) struct ReadFrom {
 }
 
 /// Read every input into batches of raw records, calling `send` for each.
+/// Input files opened ahead of the one being read (see `read_batches`).
+const READ_AHEAD_FILES: usize = 2;
+
+/// A file opened ahead of its turn, or why it could not be.
+type Opened = Result<Box<dyn std::io::BufRead + Send>, IoError>;
+
 pub(crate) fn read_batches(
     inputs: &[InputFile],
     input_errors: &[IoError],
@@ -741,9 +747,22 @@ pub(crate) fn read_batches(
             return;
         }
     }
-    for (n, input) in inputs.iter().enumerate().skip(from.skip_files as usize) {
+    // The next few files are opened before their turn, so that their
+    // decoders (one thread each) inflate while this one is read.
+    let first = from.skip_files as usize;
+    let mut ahead: std::collections::VecDeque<(usize, Option<Opened>)> = Default::default();
+    let mut next_open = first;
+    for (n, input) in inputs.iter().enumerate().skip(first) {
+        while next_open < inputs.len() && next_open <= n + READ_AHEAD_FILES {
+            ahead.push_back((next_open, inputs[next_open].open_ahead()));
+            next_open += 1;
+        }
+        let opened = match ahead.front() {
+            Some((k, _)) if *k == n => ahead.pop_front().and_then(|(_, o)| o),
+            _ => None,
+        };
         batch.stats.totals.files += 1;
-        let summary = read_input(input, max_doc_bytes, &mut |raw| {
+        let summary = read_input_opened(input, opened, max_doc_bytes, &mut |raw| {
             push(Some(raw), None, &mut batch, &mut stopped)
         });
         batch.stats.totals.skipped += summary.skipped_total();

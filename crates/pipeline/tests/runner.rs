@@ -313,6 +313,53 @@ fn output_is_identical_for_any_threads_and_batch_size() {
 }
 
 #[test]
+fn compressed_files_read_ahead_keep_their_order_and_report_a_broken_one_in_place() {
+    // Six gzip files (more than the runner opens ahead of their turn), the
+    // fourth cut short; documents are sentences of a real page.
+    let page = include_str!("../../../tests/fixtures/seeds/000_e7f6ed2af000063c.txt");
+    let sentences: Vec<&str> = page.split(". ").filter(|s| s.len() > 20).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in");
+    std::fs::create_dir(&inputs).unwrap();
+    let mut expected = Vec::new();
+    for f in 0..6 {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        for i in 0..300 {
+            let text = format!("{} ({f}/{i})", sentences[(f * 300 + i) % sentences.len()]);
+            let line = serde_json::json!({"id": format!("f{f}-{i}"), "text": text});
+            std::io::Write::write_all(&mut gz, format!("{line}\n").as_bytes()).unwrap();
+            expected.push(format!("f{f}-{i}"));
+        }
+        let mut bytes = gz.finish().unwrap();
+        if f == 3 {
+            bytes.truncate(bytes.len() / 2);
+        }
+        std::fs::write(inputs.join(format!("part-{f}.jsonl.gz")), bytes).unwrap();
+    }
+    let config = "[[stages]]\nid = \"count\"\ntype = \"test_counter\"\n";
+    let out = dir.path().join("out");
+    let s = run_with(config, inputs.to_str().unwrap(), &out, 2, 16);
+    assert_eq!(s.fatal, None);
+    let ids: Vec<String> = std::fs::read_to_string(out.join("docs.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].to_string())
+        .map(|id| id.trim_matches('"').to_string())
+        .collect();
+    // Files 0-2, 4 and 5 whole; of file 3 what came before the cut.
+    let read_of_3 = ids.iter().filter(|id| id.starts_with("f3-")).count();
+    assert!(read_of_3 > 0 && read_of_3 < 300, "{read_of_3}");
+    let want: Vec<&String> = expected
+        .iter()
+        .filter(|id| !id.starts_with("f3-") || id[3..].parse::<usize>().unwrap() < read_of_3)
+        .collect();
+    assert!(ids.iter().eq(want.into_iter()), "documents out of order");
+    let errors = &s.stats.errors;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].location.contains("part-3.jsonl.gz"), "{errors:?}");
+}
+
+#[test]
 fn every_document_is_accounted_for() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_input(dir.path());
