@@ -18,6 +18,16 @@ pub trait ProfileBuilder: Send {
     /// rayon (by key range, say) and so use every core, as long as the
     /// result does not depend on how the work was split.
     fn merge(&mut self, other: Box<dyn ProfileBuilder>);
+    /// Fold several partials in, in order: the same as `merge` of each in
+    /// turn. The runner hands over consecutive batches' partials together
+    /// so that a stage can do their work in one parallel pass (each piece
+    /// of its table taking the partials' counts in order) instead of one
+    /// pass per batch.
+    fn merge_many(&mut self, others: Vec<Box<dyn ProfileBuilder>>) {
+        for o in others {
+            self.merge(o);
+        }
+    }
     /// Serialise. The same bytes are later given to the stage's `build`.
     fn finish(self: Box<Self>) -> Result<Vec<u8>, StageError>;
     /// Called on the worker thread once this partial has observed its last

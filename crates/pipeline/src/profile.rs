@@ -82,8 +82,20 @@ pub struct PassStage {
 /// or the whole run's so far (order-free ones).
 struct FileFold {
     acc: Partials,
+    /// Batches' partials not folded into `acc` yet, in batch order: they
+    /// fold a group at a time, one parallel pass per group instead of one
+    /// per batch.
+    waiting: Vec<Partials>,
     /// Batches were folded in since the last end of a file.
     since_mark: bool,
+}
+
+impl FileFold {
+    fn fold_waiting(&mut self, ns: Option<&mut [u64]>) {
+        if !self.waiting.is_empty() {
+            merge_group_into(&mut self.acc, std::mem::take(&mut self.waiting), ns);
+        }
+    }
 }
 
 /// Per stage position: documents, bytes and nanoseconds of one batch or run.
@@ -168,17 +180,33 @@ pub(crate) fn partials_maker(config: &Config, registry: &Arc<Registry>) -> MakeP
 /// and done on one thread it would bound how many workers the pass can
 /// keep busy.
 pub(crate) fn merge_into(acc: &mut Partials, partials: Partials, ns: Option<&mut [u64]>) {
+    merge_group_into(acc, vec![partials], ns);
+}
+
+/// [`merge_into`] of each of `group` (consecutive batches' partials) in
+/// turn, handed to each stage at once ([`ProfileBuilder::merge_many`]).
+pub(crate) fn merge_group_into(acc: &mut Partials, group: Vec<Partials>, ns: Option<&mut [u64]>) {
     use rayon::prelude::*;
+    // Per stage, its partials in batch order.
+    let mut by_stage: Vec<Vec<Box<dyn ProfileBuilder>>> = acc.iter().map(|_| Vec::new()).collect();
+    for partials in group {
+        for (list, p) in by_stage.iter_mut().zip(partials) {
+            list.extend(p);
+        }
+    }
     let mut spent = vec![0u64; acc.len()];
     acc.par_iter_mut()
-        .zip(partials.into_par_iter())
+        .zip(by_stage.into_par_iter())
         .zip(spent.par_iter_mut())
-        .for_each(|((a, p), spent)| {
+        .for_each(|((a, list), spent)| {
             let t = Instant::now();
-            match (a.as_mut(), p) {
-                (Some(a), Some(p)) => a.merge(p),
-                (None, Some(p)) => *a = Some(p),
-                _ => {}
+            let mut list = list.into_iter();
+            if a.is_none() {
+                *a = list.next();
+            }
+            let rest: Vec<_> = list.collect();
+            if let (Some(a), false) = (a.as_mut(), rest.is_empty()) {
+                a.merge_many(rest);
             }
             *spent += t.elapsed().as_nanos() as u64;
         });
@@ -345,6 +373,9 @@ pub(crate) fn profile_files(
     let ids = stage_ids.clone();
     let pool_sink = pool.clone();
     let pool_rest = pool.clone();
+    // Batches whose partials fold in one pass: as many as there are
+    // threads to share the pass.
+    let group = pool.current_num_threads().max(1);
     let workers = crate::runner::worker_pool(opts.threads)?;
     drive(
         config,
@@ -386,16 +417,21 @@ pub(crate) fn profile_files(
                     None => match make_partials() {
                         Ok(p) => slot.insert(FileFold {
                             acc: p,
+                            waiting: Vec::new(),
                             since_mark: false,
                         }),
                         Err(e) => return sh_sink.fail(e),
                     },
                 };
-                merge_into(&mut fold.acc, b.partials, Some(&mut merge_ns));
+                fold.waiting.push(b.partials);
                 let Some(done) = b.file_done else {
                     fold.since_mark = true;
+                    if fold.waiting.len() >= group {
+                        fold.fold_waiting(Some(&mut merge_ns));
+                    }
                     return;
                 };
+                fold.fold_waiting(Some(&mut merge_ns));
                 // The file's order-dependent partials go; fresh ones start
                 // the next file. Order-free ones (sums) run on across files:
                 // a partial per file would only be folded again, and with
@@ -438,8 +474,21 @@ pub(crate) fn profile_files(
     // The order-free partials, whole, and order-dependent ones of batches
     // after the last file mark (none unless reading stopped early).
     let lost = || "internal: profile merge failed".to_string();
-    let rest = file_acc.lock().map_err(|_| lost())?.take();
-    if let Some(FileFold { acc, since_mark }) = rest {
+    let mut rest = file_acc.lock().map_err(|_| lost())?.take();
+    if let Some(fold) = rest.as_mut() {
+        let mut ns = vec![0u64; learns.len()];
+        pool_rest.install(|| fold.fold_waiting(Some(&mut ns)));
+        let mut times = times.lock().map_err(|_| lost())?;
+        for (pos, ns) in learns.iter().zip(ns) {
+            if let Some(t) = times.get_mut(*pos) {
+                t.merge_ns += ns;
+            }
+        }
+    }
+    if let Some(FileFold {
+        acc, since_mark, ..
+    }) = rest
+    {
         let rest: Partials = acc
             .into_iter()
             .map(|p| p.filter(|p| since_mark || p.merge_is_order_free()))

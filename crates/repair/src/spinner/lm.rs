@@ -765,9 +765,16 @@ impl CountTable {
     /// Every bucket sees the same adds in the same order, so the cells do
     /// not depend on how many threads there are.
     pub fn add_sorted(&mut self, counts: &[(u64, u32)]) {
-        debug_assert!(counts.windows(2).all(|w| w[0].0 < w[1].0));
-        let Some(stretch_log2) = self.stretch_log2(counts.len()) else {
-            for &(k, n) in counts {
+        self.add_sorted_runs(&[counts]);
+    }
+
+    /// [`CountTable::add_sorted`] of each run in turn, in one pass: each
+    /// stretch of buckets takes its part of every run, runs in order.
+    pub fn add_sorted_runs(&mut self, runs: &[&[(u64, u32)]]) {
+        debug_assert!(runs.iter().all(|r| r.windows(2).all(|w| w[0].0 < w[1].0)));
+        let total = runs.iter().map(|r| r.len()).sum();
+        let Some(stretch_log2) = self.stretch_log2(total) else {
+            for &(k, n) in runs.iter().copied().flatten() {
                 self.add(k, n);
             }
             return;
@@ -780,12 +787,14 @@ impl CountTable {
             .par_chunks_mut(per)
             .enumerate()
             .for_each(|(i, cells)| {
-                let lo = counts.partition_point(|&(k, _)| ((k >> shift) as usize) < i);
-                let hi = counts.partition_point(|&(k, _)| ((k >> shift) as usize) <= i);
-                for &(k, n) in &counts[lo..hi] {
-                    let (b, fp) = locate_in(log2, k);
-                    let b = b - i * per;
-                    add_to_bucket(&mut cells[b..b + BUCKET], fp, n);
+                for counts in runs {
+                    let lo = counts.partition_point(|&(k, _)| ((k >> shift) as usize) < i);
+                    let hi = counts.partition_point(|&(k, _)| ((k >> shift) as usize) <= i);
+                    for &(k, n) in &counts[lo..hi] {
+                        let (b, fp) = locate_in(log2, k);
+                        let b = b - i * per;
+                        add_to_bucket(&mut cells[b..b + BUCKET], fp, n);
+                    }
                 }
             });
     }
@@ -1790,6 +1799,24 @@ mod tests {
             let mut t = base();
             on(threads).install(|| t.add_sorted(&counts));
             assert!(t == one_by_one, "add_sorted on {threads} threads");
+        }
+        // Several runs (batches) in one pass: each bucket takes them in turn.
+        let runs: Vec<Vec<(u64, u32)>> = (0..3)
+            .map(|r| counts.iter().skip(r).step_by(3).copied().collect())
+            .collect();
+        let runs: Vec<&[(u64, u32)]> = runs.iter().map(Vec::as_slice).collect();
+        let run_by_run = {
+            let mut t = base();
+            for &(k, n) in runs.iter().copied().flatten() {
+                t.add(k, n);
+            }
+            t
+        };
+        assert!(run_by_run != one_by_one, "the order of adds matters here");
+        for threads in [1, 4] {
+            let mut t = base();
+            on(threads).install(|| t.add_sorted_runs(&runs));
+            assert!(t == run_by_run, "add_sorted_runs on {threads} threads");
         }
         // Table into table, and the joint table, on one and four threads.
         let merged = |threads: usize| {

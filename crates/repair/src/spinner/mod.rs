@@ -589,6 +589,33 @@ impl ProfileBuilder for NgramProfile {
             }
         }
     }
+    fn merge_many(&mut self, others: Vec<Box<dyn ProfileBuilder>>) {
+        let mut others: Vec<Box<NgramProfile>> = others
+            .into_iter()
+            .filter_map(|o| o.as_any().downcast::<NgramProfile>().ok())
+            .collect();
+        // Batch partials hold counts, not tables: their counts go in as
+        // runs of one pass. (A partial with a table folds it in after its
+        // counts, so those merge one by one.)
+        if others.len() < 2 || others.iter().any(|o| o.table.is_some()) {
+            for o in others {
+                self.merge(o);
+            }
+            return;
+        }
+        let runs: Vec<Vec<(u64, u32)>> = others
+            .iter_mut()
+            .map(|o| {
+                let mut run = std::mem::take(&mut o.sorted);
+                o.drain_sorted(&mut run);
+                run
+            })
+            .collect();
+        let tokens = others.iter().map(|o| o.tokens).sum();
+        let own = self.fold_pending(tokens, &[]);
+        let runs: Vec<&[(u64, u32)]> = runs.iter().map(Vec::as_slice).collect();
+        own.add_sorted_runs(&runs);
+    }
     fn save_partial(&mut self) -> Result<Vec<u8>, StageError> {
         // Tokens, pending counts and table apart (not flushed), so that
         // `merge_saved` repeats exactly the steps of `merge`: which
@@ -1947,6 +1974,17 @@ mod tests {
         assert_eq!(saved(true, Some(SEED_000)), saved(false, Some(SEED_000)));
         let finish = |seal: bool| batch(&[SEED_000, SEED_002], seal, None).finish().unwrap();
         assert_eq!(finish(true), finish(false));
+        // Batches handed over together fold as they would one by one
+        // (the table is small, so full buckets choose by order of adds).
+        for seal in [false, true] {
+            let mut acc = new();
+            acc.merge_many(vec![
+                batch(&[SEED_002], seal, None),
+                batch(&[SEED_000, SEED_003_RESTORED], seal, None),
+                batch(&[SEED_003_RESTORED], seal, None),
+            ]);
+            assert_eq!(acc.finish().unwrap(), plain, "merge_many, seal {seal}");
+        }
     }
 
     #[test]
