@@ -96,7 +96,8 @@ type Row = (&'static str, String, u64, u64, f64);
 
 /// The table's rows: the profile pass's stages (a learning stage as
 /// "id (learn)", observing on the workers, and "id (merge)", folding
-/// partials in order on the collector thread), then the cleaning pass's.
+/// partials in batch order, the pass's ordered path), then the cleaning
+/// pass's.
 /// Shares are of the busy time of both passes together.
 fn rows(m: &Measured) -> Vec<Row> {
     let mut rows: Vec<Row> = Vec::new();

@@ -55,7 +55,7 @@ pub fn recycle(cells: Vec<u32>) {
 /// page from every other core's TLB (an interrupt to each). Writing one
 /// cell per page first gives each page its own frame at once, with no copy
 /// and no flush: on a 32 MiB table this was a few percent of the profile
-/// pass, all of it on the collector thread.
+/// pass, all of it on the ordered path of the merges.
 pub fn zeroed_table(len: usize) -> Vec<u32> {
     let mut v = vec![0u32; len];
     // One write per 4 KiB page; black_box keeps the writes of a value the

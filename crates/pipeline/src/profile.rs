@@ -5,7 +5,8 @@
 //! (and is not applied, having no profile yet); ordered and split stages
 //! are skipped (their state belongs to the cleaning pass), and so is
 //! everything after the last learning stage. Each batch
-//! builds its own partials; the collector merges them in batch order.
+//! builds its own partials; they are merged in batch order, a group of
+//! batches at a time, on a pool of merge threads.
 
 use crate::config::Config;
 use crate::engine::{ParallelFn, Phase};
@@ -78,7 +79,7 @@ pub struct PassStage {
     pub merge_seconds: f64,
 }
 
-/// The collector's partials: the current file's (order-dependent learners)
+/// The merged partials: the current file's (order-dependent learners)
 /// or the whole run's so far (order-free ones).
 struct FileFold {
     acc: Partials,
@@ -280,7 +281,7 @@ pub fn build_profiles_timed(
 }
 
 /// The profile pass over `opts.inputs`: calls `on_file(n, partials)` on the
-/// collector thread with input file `n`'s partials (fresh partials that
+/// sink thread with input file `n`'s partials (fresh partials that
 /// merged the file's batch partials in order), in file order. Learners whose
 /// merge is order-free are not cut at file ends: their partials (None in
 /// the per-file calls) come whole in a last call with `n = u64::MAX`, which

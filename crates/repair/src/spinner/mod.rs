@@ -312,7 +312,7 @@ pub struct NgramProfile {
     /// Pending counts in key order (a buffer reused by merges).
     sorted: Vec<(u64, u32)>,
     /// Counts [`ProfileBuilder::seal`] moved out of `pending`, in key
-    /// order: sorted on the worker, so the merge on the collector only adds.
+    /// order: sorted on the worker, so the ordered merge only adds.
     sealed: Vec<(u64, u32)>,
     /// The merged counts (allocated on the first merge or at finish).
     table: Option<CountTable>,
