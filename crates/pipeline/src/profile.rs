@@ -280,8 +280,8 @@ pub fn build_profiles_timed(
     Ok((pool.install(|| finish_partials(&ids, partials))?, times))
 }
 
-/// The profile pass over `opts.inputs`: calls `on_file(n, partials)` on a
-/// thread of its own with input file `n`'s partials (fresh partials that
+/// The profile pass over `opts.inputs`: calls `on_file(n, partials)` on the
+/// sink thread with input file `n`'s partials (fresh partials that
 /// merged the file's batch partials in order), in file order. Learners whose
 /// merge is order-free are not cut at file ends: their partials (None in
 /// the per-file calls) come whole in a last call with `n = u64::MAX`, which
@@ -364,27 +364,8 @@ pub(crate) fn profile_files(
     // The partials of the file being read; batches arrive in order here.
     let file_acc: Arc<Mutex<Option<FileFold>>> = Arc::new(Mutex::new(None));
     let acc2 = file_acc.clone();
-    // Files' partials fold on a thread of their own, in file order, so that
-    // the sink goes on with the next file's batches meanwhile (a fold is a
-    // whole table, and the workers would wait for it). The channel holds
-    // none: a file's partials wait in the sink until the one before is
-    // folded, so at most one is being folded and one waits.
-    let (file_tx, file_rx) = crossbeam_channel::bounded::<(u64, Partials)>(0);
-    let sh_fold = shared.clone();
-    let pool_fold = pool.clone();
-    let mut on_file = on_file;
-    let folder = std::thread::Builder::new()
-        .name("sluicebox-fold".into())
-        .spawn(move || {
-            for (n, partials) in file_rx {
-                if let Err(e) = pool_fold.install(|| on_file(n, partials)) {
-                    sh_fold.fail(e);
-                }
-            }
-            on_file
-        })
-        .map_err(|e| format!("cannot start the profile fold thread: {e}"))?;
-    let file_tx2 = file_tx.clone();
+    let on_file = Arc::new(Mutex::new(on_file));
+    let on_file2 = on_file.clone();
     let sh_sink = shared.clone();
     let times = Arc::new(Mutex::new(vec![Tally::default(); n_stages]));
     let learner_at: Vec<usize> = learners.iter().map(|l| l.pos).collect();
@@ -428,12 +409,9 @@ pub(crate) fn profile_files(
             // Folding is ordered: batches come here one at a time, in
             // order, and each fold runs on the merge threads, so that a
             // merge can spread over cores instead of one thread.
-            // A file's partials, handed over after the pool work (the fold
-            // thread needs the pool, so they must not wait inside it).
-            let handed = pool_sink.install(|| -> Option<(u64, Partials)> {
+            pool_sink.install(|| {
                 let Ok(mut slot) = acc2.lock() else {
-                    sh_sink.fail("internal: profile merge failed".into());
-                    return None;
+                    return sh_sink.fail("internal: profile merge failed".into());
                 };
                 let fold = match slot.as_mut() {
                     Some(a) => a,
@@ -443,10 +421,7 @@ pub(crate) fn profile_files(
                             waiting: Vec::new(),
                             since_mark: false,
                         }),
-                        Err(e) => {
-                            sh_sink.fail(e);
-                            return None;
-                        }
+                        Err(e) => return sh_sink.fail(e),
                     },
                 };
                 fold.waiting.push(b.partials);
@@ -455,7 +430,7 @@ pub(crate) fn profile_files(
                     if fold.waiting.len() >= group {
                         fold.fold_waiting(Some(&mut merge_ns));
                     }
-                    return None;
+                    return;
                 };
                 fold.fold_waiting(Some(&mut merge_ns));
                 // The file's order-dependent partials go; fresh ones start
@@ -464,10 +439,7 @@ pub(crate) fn profile_files(
                 // thousands of small files that fold is the pass's cost.
                 let fresh = match make_partials() {
                     Ok(p) => p,
-                    Err(e) => {
-                        sh_sink.fail(e);
-                        return None;
-                    }
+                    Err(e) => return sh_sink.fail(e),
                 };
                 let handed: Partials = fold
                     .acc
@@ -482,13 +454,14 @@ pub(crate) fn profile_files(
                     })
                     .collect();
                 fold.since_mark = false;
-                Some((done - 1, handed))
-            });
-            if let Some(file) = handed {
-                if file_tx2.send(file).is_err() {
-                    sh_sink.fail("internal: profile fold thread lost".into());
+                let r = match on_file2.lock() {
+                    Ok(mut f) => (*f)(done - 1, handed),
+                    Err(_) => Err("internal: profile merge failed".to_string()),
+                };
+                if let Err(e) = r {
+                    sh_sink.fail(e);
                 }
-            }
+            });
             for (pos, ns) in learner_at.iter().zip(merge_ns) {
                 if let Some(t) = times.get_mut(*pos) {
                     t.merge_ns += ns;
@@ -496,14 +469,12 @@ pub(crate) fn profile_files(
             }
         },
     )?;
-    drop(file_tx);
-    let lost = || "internal: profile merge failed".to_string();
-    let mut on_file = folder.join().map_err(|_| lost())?;
     if let Some(f) = shared.fatal.lock().ok().and_then(|f| f.clone()) {
         return Err(f);
     }
     // The order-free partials, whole, and order-dependent ones of batches
     // after the last file mark (none unless reading stopped early).
+    let lost = || "internal: profile merge failed".to_string();
     let mut rest = file_acc.lock().map_err(|_| lost())?.take();
     if let Some(fold) = rest.as_mut() {
         let mut ns = vec![0u64; learns.len()];
@@ -524,7 +495,9 @@ pub(crate) fn profile_files(
             .map(|p| p.filter(|p| since_mark || p.merge_is_order_free()))
             .collect();
         if rest.iter().any(Option::is_some) {
-            pool_rest.install(|| on_file(u64::MAX, rest))?;
+            let mut guard = on_file.lock().map_err(|_| lost())?;
+            let f = &mut *guard;
+            pool_rest.install(|| f(u64::MAX, rest))?;
         }
     }
     let tally = std::mem::take(&mut *times.lock().map_err(|_| lost())?);
