@@ -799,46 +799,6 @@ impl CountTable {
             });
     }
 
-    /// [`CountTable::merge`] of the table that [`CountTable::add_sorted_runs`]
-    /// of `runs` into an empty table would give, without making it: each
-    /// stretch of buckets builds its part of that table in a small scratch
-    /// table (in cache) and folds it into ours. Stretches with no counts
-    /// are skipped.
-    pub fn merge_runs(&mut self, runs: &[&[(u64, u32)]]) {
-        let total = runs.iter().map(|r| r.len()).sum();
-        // Stretches of at most 4,096 cells (16 KiB of scratch), more if
-        // there are threads to share them.
-        let small = self.log2.saturating_sub(12).min(self.log2 - 3);
-        let stretch_log2 = self.stretch_log2(total).unwrap_or(0).max(small);
-        let per = self.cells.len() >> stretch_log2;
-        let shift = 64 - stretch_log2;
-        let log2 = self.log2;
-        self.cells.par_chunks_mut(per).enumerate().for_each_init(
-            || vec![0u32; per],
-            |scratch, (i, cells)| {
-                // (One stretch: a shift of 64, every key in stretch 0.)
-                let stretch = |k: u64| k.checked_shr(shift).unwrap_or(0) as usize;
-                let part = |r: &&[(u64, u32)]| {
-                    let lo = r.partition_point(|&(k, _)| stretch(k) < i);
-                    let hi = r.partition_point(|&(k, _)| stretch(k) <= i);
-                    lo..hi
-                };
-                if runs.iter().all(|r| part(r).is_empty()) {
-                    return;
-                }
-                scratch.fill(0);
-                for r in runs {
-                    for &(k, n) in &r[part(r)] {
-                        let (b, fp) = locate_in(log2, k);
-                        let b = b - i * per;
-                        add_to_bucket(&mut scratch[b..b + BUCKET], fp, n);
-                    }
-                }
-                merge_buckets(cells, scratch);
-            },
-        );
-    }
-
     /// How many stretches (log2) to split work of `n` items over, or None
     /// to stay on this thread (one thread, or too little work to share).
     fn stretch_log2(&self, n: usize) -> Option<u32> {
@@ -1857,22 +1817,6 @@ mod tests {
             let mut t = base();
             on(threads).install(|| t.add_sorted_runs(&runs));
             assert!(t == run_by_run, "add_sorted_runs on {threads} threads");
-        }
-        // Runs folded into a table as the table they would make.
-        let runs_table = {
-            let mut t = CountTable::new(12);
-            for &(k, n) in runs.iter().copied().flatten() {
-                t.add(k, n);
-            }
-            t
-        };
-        let mut via_table = base();
-        via_table.merge(&runs_table).unwrap();
-        for threads in [1, 4] {
-            let mut t = base();
-            on(threads).install(|| t.merge_runs(&runs));
-            t.tokens = via_table.tokens;
-            assert!(t == via_table, "merge_runs on {threads} threads");
         }
         // Table into table, and the joint table, on one and four threads.
         let merged = |threads: usize| {

@@ -316,16 +316,6 @@ pub struct NgramProfile {
     sealed: Vec<(u64, u32)>,
     /// The merged counts (allocated on the first merge or at finish).
     table: Option<CountTable>,
-    /// Merged batches' counts (each in key order), not in a table yet:
-    /// while a partial has no table and nothing pending of its own, these
-    /// stand for the table that adding them in turn to an empty one would
-    /// give. An input file's partial stays so until it grows past
-    /// [`DEFERRED_MAX`] counts, and then folds into the run's table bucket
-    /// by bucket ([`CountTable::merge_runs`]): no 16 MiB table to clear and
-    /// fold for each small file.
-    runs: Vec<Vec<(u64, u32)>>,
-    /// Counts in `runs`.
-    runs_len: usize,
     tokens: u64,
     triggers: Arc<Triggers>,
     /// Decides which documents to skip (`None`: learn from all).
@@ -347,8 +337,6 @@ impl NgramProfile {
             sorted: Vec::new(),
             sealed: Vec::new(),
             table: None,
-            runs: Vec::new(),
-            runs_len: 0,
             tokens: 0,
             triggers,
             judge,
@@ -359,30 +347,8 @@ impl NgramProfile {
         }
     }
 
-    /// Put deferred runs into a table of their own (see `runs`).
-    fn materialize(&mut self) {
-        if self.runs.is_empty() {
-            return;
-        }
-        let mut table = CountTable::new(self.log2);
-        let runs: Vec<&[(u64, u32)]> = self.runs.iter().map(Vec::as_slice).collect();
-        table.add_sorted_runs(&runs);
-        // Merged counts' tokens belong to the table (as `fold_pending`
-        // would have put them).
-        table.tokens += std::mem::take(&mut self.tokens);
-        self.runs.clear();
-        self.runs_len = 0;
-        self.table = Some(table);
-    }
-
-    /// Only deferred runs, or nothing at all: no table, no counts of its own.
-    fn runs_only(&mut self) -> bool {
-        self.table.is_none() && self.nothing_pending()
-    }
-
     /// Move the pending counts into the table, allocating it if needed.
     fn flush(&mut self) -> &mut CountTable {
-        self.materialize();
         let mut sorted = std::mem::take(&mut self.sorted);
         self.drain_sorted(&mut sorted);
         let log2 = self.log2;
@@ -427,54 +393,6 @@ impl NgramProfile {
         self.sealed.is_empty() && self.pending.is_empty()
     }
 
-    /// [`ProfileBuilder::merge`] of one partial that may hold a table or
-    /// deferred runs.
-    fn merge_one(&mut self, mut o: NgramProfile) {
-        if !o.runs.is_empty() && o.nothing_pending() {
-            // Another partial's runs: taken as they are into a partial
-            // with nothing yet, else folded into our table bucket by
-            // bucket as the table they stand for would be.
-            if self.runs_only() && self.runs.is_empty() {
-                self.tokens += o.tokens;
-                self.runs_len = o.runs_len;
-                self.runs = std::mem::take(&mut o.runs);
-                return;
-            }
-            if self.table.is_some() && self.nothing_pending() {
-                let own = self.flush();
-                own.tokens += o.tokens;
-                let runs: Vec<&[(u64, u32)]> = o.runs.iter().map(Vec::as_slice).collect();
-                own.merge_runs(&runs);
-                return;
-            }
-        }
-        o.materialize();
-        // Into a partial with no counts yet, a table with no pending
-        // counts beside it would be copied cell by cell into a fresh
-        // table, giving the same cells: take it instead (the run's
-        // partial and each input file's first merge).
-        if self.table.is_none()
-            && self.runs.is_empty()
-            && self.nothing_pending()
-            && o.nothing_pending()
-            && o.table.as_ref().is_some_and(|t| t.log2() == self.log2)
-        {
-            if let Some(mut t) = o.table.take() {
-                t.tokens += std::mem::take(&mut self.tokens) + o.tokens;
-                self.table = Some(t);
-                return;
-            }
-        }
-        let mut pending = std::mem::take(&mut o.sorted);
-        o.drain_sorted(&mut pending);
-        let own = self.fold_pending(o.tokens, &pending);
-        if let Some(t) = &o.table {
-            // Partials of one stage share the configured size, so this
-            // cannot fail; a mismatch would leave `self` as it was.
-            let _ = own.merge(t);
-        }
-    }
-
     /// What [`ProfileBuilder::merge`] does with another partial's tokens
     /// and pending counts (in key order): flush our own, then add theirs.
     fn fold_pending(&mut self, tokens: u64, pending: &[(u64, u32)]) -> &mut CountTable {
@@ -492,10 +410,6 @@ impl Drop for NgramProfile {
         }
     }
 }
-
-/// Most counts a partial keeps as deferred runs (16 bytes each: 16 MiB,
-/// the default table's size) before it puts them in a table.
-const DEFERRED_MAX: usize = 1 << 20;
 
 /// Magic of a saved partial ([`ProfileBuilder::save_partial`]).
 const PARTIAL_MAGIC: &[u8; 8] = b"SLBXSPP1";
@@ -649,7 +563,31 @@ impl ProfileBuilder for NgramProfile {
         lm::for_each_model_ngram_flagged(&self.toks, &self.flags, |k| pending.add(k));
     }
     fn merge(&mut self, other: Box<dyn ProfileBuilder>) {
-        self.merge_many(vec![other]);
+        if let Ok(mut o) = other.as_any().downcast::<NgramProfile>() {
+            // Into a partial with no counts yet, a table with no pending
+            // counts beside it would be copied cell by cell into a fresh
+            // table, giving the same cells: take it instead (the run's
+            // partial and each input file's first merge).
+            if self.table.is_none()
+                && self.nothing_pending()
+                && o.nothing_pending()
+                && o.table.as_ref().is_some_and(|t| t.log2() == self.log2)
+            {
+                if let Some(mut t) = o.table.take() {
+                    t.tokens += std::mem::take(&mut self.tokens) + o.tokens;
+                    self.table = Some(t);
+                    return;
+                }
+            }
+            let mut pending = std::mem::take(&mut o.sorted);
+            o.drain_sorted(&mut pending);
+            let own = self.fold_pending(o.tokens, &pending);
+            if let Some(t) = &o.table {
+                // Partials of one stage share the configured size, so this
+                // cannot fail; a mismatch would leave `self` as it was.
+                let _ = own.merge(t);
+            }
+        }
     }
     fn merge_many(&mut self, others: Vec<Box<dyn ProfileBuilder>>) {
         let mut others: Vec<Box<NgramProfile>> = others
@@ -657,15 +595,11 @@ impl ProfileBuilder for NgramProfile {
             .filter_map(|o| o.as_any().downcast::<NgramProfile>().ok())
             .collect();
         // Batch partials hold counts, not tables: their counts go in as
-        // runs, deferred while this partial holds nothing else, or else
-        // added in one pass. (A partial with a table or runs folds them in
-        // after its counts, so those merge one by one.)
-        if others
-            .iter()
-            .any(|o| o.table.is_some() || !o.runs.is_empty())
-        {
+        // runs of one pass. (A partial with a table folds it in after its
+        // counts, so those merge one by one.)
+        if others.len() < 2 || others.iter().any(|o| o.table.is_some()) {
             for o in others {
-                self.merge_one(*o);
+                self.merge(o);
             }
             return;
         }
@@ -676,23 +610,13 @@ impl ProfileBuilder for NgramProfile {
                 o.drain_sorted(&mut run);
                 run
             })
-            .filter(|run| !run.is_empty())
             .collect();
-        let tokens: u64 = others.iter().map(|o| o.tokens).sum();
-        let more: usize = runs.iter().map(Vec::len).sum();
-        if self.runs_only() && self.runs_len + more <= DEFERRED_MAX {
-            self.tokens += tokens;
-            self.runs_len += more;
-            self.runs.extend(runs);
-            return;
-        }
+        let tokens = others.iter().map(|o| o.tokens).sum();
         let own = self.fold_pending(tokens, &[]);
         let runs: Vec<&[(u64, u32)]> = runs.iter().map(Vec::as_slice).collect();
         own.add_sorted_runs(&runs);
     }
     fn save_partial(&mut self) -> Result<Vec<u8>, StageError> {
-        // Deferred runs are a table in all but memory: saved as one.
-        self.materialize();
         // Tokens, pending counts and table apart (not flushed), so that
         // `merge_saved` repeats exactly the steps of `merge`: which
         // n-grams a full bucket keeps depends on the order of the adds.
