@@ -73,8 +73,8 @@ pub struct PassStage {
     pub bytes_in: u64,
     pub busy_seconds: f64,
     /// Learning stages: wall seconds folding partials, in batch order (the
-    /// ordered path of the pass: a merge may spread over the workers, but
-    /// merges follow one another, so their sum bounds how far the pass
+    /// ordered path of the pass: a merge may spread over the merge threads,
+    /// but merges follow one another, so their sum bounds how far the pass
     /// scales).
     pub merge_seconds: f64,
 }
@@ -176,10 +176,10 @@ pub(crate) fn partials_maker(config: &Config, registry: &Arc<Registry>) -> MakeP
 /// Fold `partials` into `acc`, stage by stage; adds each stage's time to
 /// `ns` (by learner index) when given. Different stages' folds share
 /// nothing, so they run at once on the current rayon pool (the run's
-/// merge threads, see [`profile_files`]), and each stage's merge may split its
-/// own work over that pool too: the fold is the ordered part of the pass,
-/// and done on one thread it would bound how many workers the pass can
-/// keep busy.
+/// merge threads, see [`profile_files`]), and each stage's merge may split
+/// its own work over that pool too: the fold is the ordered part of the
+/// pass, and done on one thread it would bound how many workers the pass
+/// can keep busy.
 pub(crate) fn merge_into(acc: &mut Partials, partials: Partials, ns: Option<&mut [u64]>) {
     merge_group_into(acc, vec![partials], ns);
 }
