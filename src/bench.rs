@@ -149,13 +149,21 @@ pub fn table(m: &Measured, base: Option<&Measured>) -> String {
     let threads = m.threads.max(1);
     let _ = writeln!(
         out,
-        "input {:.1} MB, {} docs; {} threads; profile pass {:.2}s ({:.1} MB/s), stage build {:.2}s, \
+        "input {:.1} MB, {} docs; {} threads; {}, stage build {:.2}s, \
          cleaning pass {:.2}s ({:.1} MB/s); total {:.2}s = {:.1} MB/s, {:.1} MB/s per thread, {:.0} docs/s; peak RSS {}{}",
         t.bytes_in as f64 / 1e6,
         t.read,
         threads,
-        m.profile_seconds,
-        if m.profile_seconds > 0.0 { mbs(t.bytes_in, m.profile_seconds) } else { 0.0 },
+        if m.profile_seconds > 0.0 {
+            format!(
+                "profile pass {:.2}s ({:.1} MB/s)",
+                m.profile_seconds,
+                mbs(t.bytes_in, m.profile_seconds)
+            )
+        } else {
+            // A profile was given, or the config learns nothing.
+            "no profile pass".to_string()
+        },
         m.build_seconds,
         s.wall_seconds,
         mbs(t.bytes_in, s.wall_seconds),

@@ -87,6 +87,39 @@ fn sample_dump_runs_with_the_default_pipeline() {
 }
 
 #[test]
+fn bench_with_a_given_profile_times_no_profile_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("p.bin");
+    let sample = root().join("examples/sample.jsonl.gz");
+    let o = run(&[
+        "profile",
+        "-o",
+        profile.to_str().unwrap(),
+        sample.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bench = |json: bool| {
+        let mut args = vec!["bench", "--threads", "1", "--profile"];
+        args.push(profile.to_str().unwrap());
+        if json {
+            args.push("--json");
+        }
+        args.push(sample.to_str().unwrap());
+        let o = run(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let r: Value = serde_json::from_str(bench(true).trim()).unwrap();
+    assert_eq!(r["profile_seconds"], 0.0, "{r}");
+    assert_eq!(r["input_docs"], 177);
+    let stages = r["stages"].as_array().unwrap();
+    assert!(stages.iter().all(|s| s["pass"] == "clean"), "{r}");
+    assert!(stages.iter().any(|s| s["stage"] == "spinner"), "{r}");
+    let table = bench(false);
+    assert!(table.contains("no profile pass, stage build"), "{table}");
+}
+
+#[test]
 fn bench_reports_both_passes_per_stage_for_each_thread_count() {
     let o = run(&[
         "bench",
