@@ -780,7 +780,6 @@ impl CountTable {
             return;
         };
         let per = self.cells.len() >> stretch_log2;
-        let shift = 64 - stretch_log2;
         let log2 = self.log2;
         // One pass: each stretch finds its own run of the counts.
         self.cells
@@ -788,9 +787,7 @@ impl CountTable {
             .enumerate()
             .for_each(|(i, cells)| {
                 for counts in runs {
-                    let lo = counts.partition_point(|&(k, _)| ((k >> shift) as usize) < i);
-                    let hi = counts.partition_point(|&(k, _)| ((k >> shift) as usize) <= i);
-                    for &(k, n) in &counts[lo..hi] {
+                    for &(k, n) in stretch_part(counts, stretch_log2, i) {
                         let (b, fp) = locate_in(log2, k);
                         let b = b - i * per;
                         add_to_bucket(&mut cells[b..b + BUCKET], fp, n);
@@ -818,6 +815,17 @@ const COPY_PIECE: usize = 1 << 18;
 /// Below this many counts, [`CountTable::add_sorted`] adds on the calling
 /// thread: sharing out the work would cost more than it saves.
 const PAR_MIN_ADDS: usize = 1 << 14;
+
+/// The part of key-ordered `counts` in stretch `i` of `2^stretch_log2`
+/// equal stretches of the key space. Buckets and joint-table lines are the
+/// keys' top bits, so a stretch of them is a stretch of keys.
+fn stretch_part(counts: &[(u64, u32)], stretch_log2: u32, i: usize) -> &[(u64, u32)] {
+    // (One stretch: a shift of 64, every key in stretch 0.)
+    let of = |k: u64| k.checked_shr(64 - stretch_log2).unwrap_or(0) as usize;
+    let lo = counts.partition_point(|&(k, _)| of(k) < i);
+    let hi = counts.partition_point(|&(k, _)| of(k) <= i);
+    &counts[lo..hi]
+}
 
 /// First cell of the key's bucket in a table of `2^log2` cells, and its
 /// fingerprint (never 0, which marks an empty cell).
@@ -970,20 +978,17 @@ impl CountTable {
     pub fn merge_compact(&mut self, bytes: &[u8]) -> Result<(), String> {
         let tokens = Self::check_compact(bytes, self.log2)?;
         let mut pos = 12;
-        for b in 0..self.cells.len() / BUCKET {
+        for mine in self.cells.chunks_exact_mut(BUCKET) {
             let used = usize::from(bytes[pos]);
             pos += 1;
-            let empty = self.cells[b * BUCKET] == 0;
-            for (i, c) in bytes[pos..pos + 4 * used].chunks_exact(4).enumerate() {
-                let c = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-                if empty {
-                    // Into an empty bucket the cells land in order (see
-                    // `merge`).
-                    self.cells[b * BUCKET + i] = c;
-                } else {
-                    self.add_at(b * BUCKET, c >> 16, c & 0xffff);
-                }
+            let mut theirs = [0u32; BUCKET];
+            for (t, c) in theirs
+                .iter_mut()
+                .zip(bytes[pos..pos + 4 * used].chunks_exact(4))
+            {
+                *t = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
             }
+            merge_buckets(mine, &theirs);
             pos += 4 * used;
         }
         self.tokens += tokens;
@@ -1278,6 +1283,14 @@ impl From<&SparseCounts> for DefaultCounts {
     }
 }
 
+/// Line of the key in a joint table over a corpus table of `2^log2` cells
+/// (its corpus bucket), and its default-model fingerprint.
+#[inline]
+fn joint_locate(log2: u32, key: u64) -> (usize, u32) {
+    let b = (key >> (64 - (log2 - 3))) as usize;
+    (b, ((key.wrapping_mul(MIX) >> 32) as u32).max(1))
+}
+
 /// Default and corpus counts in one table, so that a count reads one cache
 /// line instead of one in each (the stage's scoring is mostly waiting for
 /// these lines). Each 64-byte line holds a bucket of the corpus table
@@ -1326,23 +1339,14 @@ impl JointCounts {
         // order, so in line order) that falls in it.
         let stretch_log2 = corpus.stretch_log2(default.entries.len()).unwrap_or(0);
         let per = lines.len() >> stretch_log2;
-        let line_of = |k: u64| (k >> (64 - (log2 - 3))) as usize;
-        let bounds: Vec<usize> = (0..=1usize << stretch_log2)
-            .map(|i| {
-                default
-                    .entries
-                    .partition_point(|&(k, _)| line_of(k) < i * per)
-            })
-            .collect();
         let spilled: Vec<Vec<(u64, u32)>> = lines
             .par_chunks_mut(per)
-            .zip(bounds.par_windows(2))
             .enumerate()
-            .map(|(i, (lines, w))| {
+            .map(|(i, lines)| {
                 let mut spill = Vec::new();
-                for &(k, v) in &default.entries[w[0]..w[1]] {
-                    let fp = ((k.wrapping_mul(MIX) >> 32) as u32).max(1);
-                    let line = &mut lines[line_of(k) - i * per];
+                for &(k, v) in stretch_part(&default.entries, stretch_log2, i) {
+                    let (b, fp) = joint_locate(log2, k);
+                    let line = &mut lines[b - i * per];
                     if !place(&mut line.dfp, &mut line.dn, fp, v) {
                         spill.push((k, v));
                     }
@@ -1376,11 +1380,9 @@ impl JointCounts {
             .is_some_and(|w| w >> (b % 64) & 1 == 1)
     }
 
-    /// Line of the key, and its default-model fingerprint.
     #[inline]
     fn locate(&self, key: u64) -> (usize, u32) {
-        let b = (key >> (64 - (self.log2 - 3))) as usize;
-        (b, ((key.wrapping_mul(MIX) >> 32) as u32).max(1))
+        joint_locate(self.log2, key)
     }
 
     /// (default count, corpus count) of `key`.
@@ -1391,7 +1393,7 @@ impl JointCounts {
             return (0, 0);
         }
         let line = &self.lines[b];
-        let fp = ((key.wrapping_mul(MIX) >> 48) as u32).max(1);
+        let fp = locate_in(self.log2, key).1;
         let mut corpus = 0;
         for &c in &line.cells {
             if c == 0 {
