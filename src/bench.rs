@@ -64,10 +64,8 @@ pub fn measure(
         None => ProfileSet::new(),
     };
     let t = Instant::now();
-    let plan = sluicebox_pipeline::runner::worker_pool(threads)
-        .map_err(anyhow::Error::msg)?
-        .install(|| Plan::build(config, registry, &profiles, false))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let plan =
+        Plan::build_on(threads, config, registry, &profiles, false).map_err(anyhow::Error::msg)?;
     let build_seconds = t.elapsed().as_secs_f64();
     let mut opts = make_opts()?;
     opts.threads = threads;

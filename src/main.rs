@@ -227,12 +227,8 @@ fn cmd_run(args: RunArgs, registry: Arc<Registry>) -> Result<ExitCode> {
         ProfileSet::new()
     };
     let mut opts = run_options(&config, &args.common)?;
-    // Stages build on the run's worker count (large tables are laid out
-    // in parallel).
-    let plan = sluicebox_pipeline::runner::worker_pool(opts.threads)
-        .map_err(anyhow::Error::msg)?
-        .install(|| Plan::build(&config, &registry, &profiles, false))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let plan = Plan::build_on(opts.threads, &config, &registry, &profiles, false)
+        .map_err(anyhow::Error::msg)?;
     let bar = attach_progress(&mut opts, "clean", args.quiet);
     if let Some(o) = &args.output {
         opts.out_dir = Some(o.clone());

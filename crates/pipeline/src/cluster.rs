@@ -982,10 +982,7 @@ impl Runtime {
         } else {
             cx.profiles()?
         };
-        // On the task's worker count: stages lay out big tables in parallel.
-        let plan = crate::runner::worker_pool(cx.threads)?
-            .install(|| Plan::build(&cx.config, &cx.registry, &profiles, learning))
-            .map_err(|e| e.to_string())?;
+        let plan = Plan::build_on(cx.threads, &cx.config, &cx.registry, &profiles, learning)?;
         let stage_ids: Vec<String> = plan.stages.iter().map(|st| st.id.clone()).collect();
         let shared = Arc::new(Shared::new(
             &cx.config,

@@ -151,6 +151,21 @@ impl Plan {
         })
     }
 
+    /// [`Plan::build`] on a pool of `threads` workers (`0`: one per core):
+    /// stages lay out their big tables in parallel, and on the run's thread
+    /// count rather than every core of the machine.
+    pub fn build_on(
+        threads: usize,
+        config: &Config,
+        registry: &Registry,
+        profiles: &ProfileSet,
+        learning: bool,
+    ) -> Result<Plan, String> {
+        crate::runner::worker_pool(threads)?
+            .install(|| Plan::build(config, registry, profiles, learning))
+            .map_err(|e| e.to_string())
+    }
+
     /// Whether any enabled stage learns from the corpus (needs a profile).
     pub fn learns(config: &Config, registry: &Registry) -> bool {
         config.stages.iter().enumerate().any(|(i, e)| {

@@ -116,6 +116,16 @@ impl Tally {
     }
 }
 
+/// Add merge nanoseconds, by learner (`learner_at`: their stage
+/// positions), to the tallies by stage position.
+fn add_merge_ns(tally: &mut [Tally], learner_at: &[usize], ns: Vec<u64>) {
+    for (pos, ns) in learner_at.iter().zip(ns) {
+        if let Some(t) = tally.get_mut(*pos) {
+            t.merge_ns += ns;
+        }
+    }
+}
+
 /// Fresh partial profiles, one per learning stage (in chain order).
 pub(crate) type MakePartials = Arc<dyn Fn() -> Result<Partials, String> + Send + Sync>;
 
@@ -462,11 +472,7 @@ pub(crate) fn profile_files(
                     sh_sink.fail(e);
                 }
             });
-            for (pos, ns) in learner_at.iter().zip(merge_ns) {
-                if let Some(t) = times.get_mut(*pos) {
-                    t.merge_ns += ns;
-                }
-            }
+            add_merge_ns(&mut times, &learner_at, merge_ns);
         },
     )?;
     if let Some(f) = shared.fatal.lock().ok().and_then(|f| f.clone()) {
@@ -479,12 +485,7 @@ pub(crate) fn profile_files(
     if let Some(fold) = rest.as_mut() {
         let mut ns = vec![0u64; learns.len()];
         pool_rest.install(|| fold.fold_waiting(Some(&mut ns)));
-        let mut times = times.lock().map_err(|_| lost())?;
-        for (pos, ns) in learns.iter().zip(ns) {
-            if let Some(t) = times.get_mut(*pos) {
-                t.merge_ns += ns;
-            }
-        }
+        add_merge_ns(&mut times.lock().map_err(|_| lost())?, &learns, ns);
     }
     if let Some(FileFold {
         acc, since_mark, ..

@@ -64,13 +64,18 @@ impl RunOptions {
     }
 
     pub fn effective_threads(&self) -> usize {
-        if self.threads == 0 {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-        } else {
-            self.threads
-        }
+        effective_threads(self.threads)
+    }
+}
+
+/// A thread count as asked (`0`: one per core).
+pub fn effective_threads(threads: usize) -> usize {
+    if threads == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        threads
     }
 }
 
@@ -672,13 +677,13 @@ pub(crate) struct ReadFrom {
     pub mark_files: bool,
 }
 
-/// Read every input into batches of raw records, calling `send` for each.
 /// Input files opened ahead of the one being read (see `read_batches`).
 const READ_AHEAD_FILES: usize = 2;
 
 /// A file opened ahead of its turn, or why it could not be.
 type Opened = Result<Box<dyn std::io::BufRead + Send>, IoError>;
 
+/// Read every input into batches of raw records, calling `send` for each.
 pub(crate) fn read_batches(
     inputs: &[InputFile],
     input_errors: &[IoError],
@@ -1008,13 +1013,7 @@ pub fn merge_pool(threads: usize) -> Result<Arc<rayon::ThreadPool>, String> {
 }
 
 fn named_pool(threads: usize, what: &'static str) -> Result<Arc<rayon::ThreadPool>, String> {
-    let threads = if threads == 0 {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    } else {
-        threads
-    };
+    let threads = effective_threads(threads);
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(move |i| format!("sluicebox-{what}-{i}"))
