@@ -15,9 +15,11 @@ static POOL: Mutex<Vec<Vec<u32>>> = Mutex::new(Vec::new());
 const POOL_MAX: usize = 4;
 /// Smaller tables are cheap to make and are not kept.
 const POOL_MIN_CELLS: usize = 1 << 16;
-/// Tables are cleared or first written in pieces of this many cells (1 MiB)
-/// on the current rayon pool: a run waits for its tables at start-up.
-const PIECE: usize = 1 << 18;
+/// Cells of a big table one thread works on at a time (1 MiB of `u32`):
+/// tables are cleared, first written, copied and summed in such pieces on
+/// the current rayon pool (a run waits for its tables at start-up, and
+/// merges are the profile pass's ordered path).
+pub const PIECE: usize = 1 << 18;
 
 /// A zeroed table of `len` cells: a recycled one of that length, cleared,
 /// or a new one from [`zeroed_table`].

@@ -21,6 +21,7 @@
 
 use crate::features::{normalise_bytes_into, trim_bounds};
 use rayon::prelude::*;
+use sluicebox_core::mem::PIECE;
 use sluicebox_core::{Document, ProfileBuilder, StageError};
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -226,9 +227,6 @@ impl Sketch {
         Ok(sketch)
     }
 }
-
-/// Cells a sketch is worked on at a time by one thread (1 MiB).
-const PIECE: usize = 1 << 18;
 
 /// A stretch of cells in the form of [`Sketch::to_bytes`], less the zero
 /// run before its first count (which may go on from the stretch before).

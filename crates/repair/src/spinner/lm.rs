@@ -809,8 +809,8 @@ impl CountTable {
     }
 }
 
-/// Cells a table is copied to or from bytes at a time by one thread (1 MiB).
-const COPY_PIECE: usize = 1 << 18;
+/// Cells a table is copied to or from bytes at a time by one thread.
+const COPY_PIECE: usize = sluicebox_core::mem::PIECE;
 
 /// Below this many counts, [`CountTable::add_sorted`] adds on the calling
 /// thread: sharing out the work would cost more than it saves.
