@@ -349,8 +349,7 @@ impl NgramProfile {
 
     /// Move the pending counts into the table, allocating it if needed.
     fn flush(&mut self) -> &mut CountTable {
-        let mut sorted = std::mem::take(&mut self.sorted);
-        self.drain_sorted(&mut sorted);
+        let sorted = self.take_sorted();
         let log2 = self.log2;
         let table = self.table.get_or_insert_with(|| CountTable::new(log2));
         table.tokens += std::mem::take(&mut self.tokens);
@@ -359,6 +358,14 @@ impl NgramProfile {
         table.add_sorted(&sorted);
         self.sorted = sorted;
         table
+    }
+
+    /// The pending counts in key order, emptied (in the buffer `sorted`,
+    /// which a caller done with it may put back).
+    fn take_sorted(&mut self) -> Vec<(u64, u32)> {
+        let mut out = std::mem::take(&mut self.sorted);
+        self.drain_sorted(&mut out);
+        out
     }
 
     /// The pending counts in key order into `out`, emptied: those `seal`
@@ -579,8 +586,7 @@ impl ProfileBuilder for NgramProfile {
                     return;
                 }
             }
-            let mut pending = std::mem::take(&mut o.sorted);
-            o.drain_sorted(&mut pending);
+            let pending = o.take_sorted();
             let own = self.fold_pending(o.tokens, &pending);
             if let Some(t) = &o.table {
                 // Partials of one stage share the configured size, so this
@@ -603,14 +609,7 @@ impl ProfileBuilder for NgramProfile {
             }
             return;
         }
-        let runs: Vec<Vec<(u64, u32)>> = others
-            .iter_mut()
-            .map(|o| {
-                let mut run = std::mem::take(&mut o.sorted);
-                o.drain_sorted(&mut run);
-                run
-            })
-            .collect();
+        let runs: Vec<Vec<(u64, u32)>> = others.iter_mut().map(|o| o.take_sorted()).collect();
         let tokens = others.iter().map(|o| o.tokens).sum();
         let own = self.fold_pending(tokens, &[]);
         let runs: Vec<&[(u64, u32)]> = runs.iter().map(Vec::as_slice).collect();
