@@ -185,6 +185,7 @@ pub fn read_input_opened(
             let mut line_no = 0u64;
             let mut buf = Vec::new();
             let mut any = false;
+            let mut blank_lines = 0u64;
             loop {
                 line_no += 1;
                 let rec = match read_line_limited(&mut reader, &mut buf, max_doc_bytes) {
@@ -198,6 +199,7 @@ pub fn read_input_opened(
                             buf.pop();
                         }
                         if buf.iter().all(|b| b.is_ascii_whitespace()) {
+                            blank_lines += 1;
                             continue;
                         }
                         // A copy of exactly the record's size; `buf` keeps
@@ -234,7 +236,14 @@ pub fn read_input_opened(
                 }
             }
             if !any {
-                emit(error(0, "empty file".to_string()));
+                // The file is still accounted for: one error record says why
+                // nothing came out of it.
+                let why = if blank_lines > 0 {
+                    format!("no records: only {blank_lines} blank line(s)")
+                } else {
+                    "empty file".to_string()
+                };
+                emit(error(0, why));
             }
         }
     }
@@ -344,6 +353,11 @@ mod tests {
         assert_eq!(
             kinds(&read_all(&e, Format::Jsonl, 10)),
             ["0:error:empty file"]
+        );
+        std::fs::write(&e, "  \n\r\n\t\n").unwrap();
+        assert_eq!(
+            kinds(&read_all(&e, Format::Jsonl, 10)),
+            ["0:error:no records: only 3 blank line(s)"]
         );
     }
 }

@@ -393,12 +393,14 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let (input, bad) = write_jsonl(dir.path(), &lines);
         let blank = lines.iter().filter(|l| matches!(l, Line::Blank)).count() as u64;
+        // A file of blank lines only is one error record ("no records").
+        let all_blank = u64::from(blank == lines.len() as u64);
         let out_a = dir.path().join("a");
         let s = run_default(&input, &out_a, threads, batch);
         prop_assert_eq!(s.fatal.clone(), None);
         let t = &s.stats.totals;
-        prop_assert_eq!(t.records, lines.len() as u64 - blank);
-        prop_assert_eq!(t.errors, bad);
+        prop_assert_eq!(t.records, lines.len() as u64 - blank + all_blank);
+        prop_assert_eq!(t.errors, bad + all_blank);
         prop_assert_eq!(t.records, t.read + t.errors);
         prop_assert_eq!(t.read + t.parts_added, t.written + t.rejected);
         let docs = read(&out_a.join("docs.jsonl"));
@@ -412,4 +414,17 @@ proptest! {
         prop_assert!(read(&out_b.join("docs.jsonl")) == docs, "docs.jsonl differs between {} threads/batch {} and 1/256", threads, batch);
         prop_assert!(read(&out_b.join("rejects.jsonl")) == rejects, "rejects.jsonl differs");
     }
+}
+
+/// The case proptest found: a file of blank lines only is still accounted
+/// for, as one error record, and nothing is written.
+#[test]
+fn a_file_of_blank_lines_is_one_error_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, bad) = write_jsonl(dir.path(), &[Line::Blank, Line::Blank]);
+    assert_eq!(bad, 0);
+    let s = run_default(&input, &dir.path().join("o"), 1, 1);
+    assert_eq!(s.fatal, None);
+    let t = &s.stats.totals;
+    assert_eq!((t.records, t.read, t.errors, t.written), (1, 0, 1, 0));
 }
