@@ -27,6 +27,36 @@ const WIDTH: usize = 1 << 16;
 
 const PUA: u32 = 0xF780;
 
+/// Is a `files` document an HTML page, to be turned into text lines like a
+/// WARC response's? By its name (`.html`, `.htm`, `.xhtml`, `.shtml`,
+/// before any `.gz`/`.zst`), else by how it starts: `<!doctype html` or
+/// `<html` after a byte-order mark and blank space. A text file that only
+/// mentions tags stays text.
+pub fn is_html_file(name: &str, bytes: &[u8]) -> bool {
+    let lower = name.to_ascii_lowercase();
+    let stem = [".gz", ".zst", ".zstd"]
+        .iter()
+        .find_map(|c| lower.strip_suffix(c))
+        .unwrap_or(&lower);
+    if [".html", ".htm", ".xhtml", ".shtml"]
+        .iter()
+        .any(|e| stem.ends_with(e))
+    {
+        return true;
+    }
+    let head = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let start = head
+        .iter()
+        .take(1024)
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(head.len());
+    let head = &head[start..];
+    [&b"<!doctype html"[..], b"<html"].iter().any(|tag| {
+        head.get(..tag.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(tag))
+    })
+}
+
 /// The charset a page declares in a `<meta>` tag within its first 1024
 /// bytes (`<meta charset=...>` or `content="text/html; charset=..."`).
 pub fn meta_charset(html: &[u8]) -> Option<String> {
@@ -425,6 +455,20 @@ mod tests {
             nesting_depth(b"<html><body><div><p>a<br>b<img src=x></p><ul><li>x<li>y</ul></div>"),
             4
         );
+    }
+
+    #[test]
+    fn html_files_are_known_by_name_or_by_their_first_tag() {
+        assert!(is_html_file("site/a.HTML.gz", b"no tags at all"));
+        assert!(is_html_file("b.htm", b""));
+        assert!(is_html_file(
+            "c.txt",
+            b"\xef\xbb\xbf\n  <!DOCTYPE html><p>x"
+        ));
+        assert!(is_html_file("d", b"<html lang=en>"));
+        assert!(!is_html_file("e.txt", b"if a <html> tag shows up later"));
+        assert!(!is_html_file("f.txt", b"<p>a fragment is text</p>"));
+        assert!(!is_html_file("g.html.txt", b"plain"));
     }
 
     #[test]

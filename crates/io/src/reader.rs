@@ -167,13 +167,25 @@ pub fn read_input_opened(
                     emit(error(0, "empty file".to_string()));
                 }
                 Ok(_) => {
+                    let id = input.relative.clone();
+                    // An HTML page becomes text lines on the workers, as a
+                    // WARC response's payload does.
+                    let kind = if crate::html::is_html_file(&input.relative, &bytes) {
+                        RawKind::Web(Box::new(crate::warc::WebRecord {
+                            id,
+                            bytes,
+                            html: true,
+                            charset: None,
+                            fields: Vec::new(),
+                            note: None,
+                        }))
+                    } else {
+                        RawKind::Bytes { id, bytes }
+                    };
                     emit(RawRecord {
                         file: file.clone(),
                         line: 0,
-                        kind: RawKind::Bytes {
-                            id: input.relative.clone(),
-                            bytes,
-                        },
+                        kind,
                     });
                 }
                 Err(e) => {
@@ -329,6 +341,40 @@ mod tests {
         );
         assert!(recs.len() > 100 && recs.len() < 2000, "{}", recs.len());
         assert_eq!(last.line as usize, recs.len());
+    }
+
+    #[test]
+    fn html_files_become_text_lines_and_other_files_stay_as_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let page = "<!DOCTYPE html><html><head><title>Site</title>\
+                    <script>var x = '<p>';</script></head><body>\
+                    <p>First paragraph &mdash; here.</p><p>Second one.</p></body></html>";
+        std::fs::write(dir.path().join("a.html"), page).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(page.as_bytes()).unwrap();
+        std::fs::write(dir.path().join("b.htm.gz"), gz.finish().unwrap()).unwrap();
+        std::fs::write(dir.path().join("c.txt"), "<p>kept as text</p>\n").unwrap();
+        let (inputs, errors) =
+            crate::input::expand_inputs(&[dir.path().display().to_string()], None);
+        assert!(errors.is_empty());
+        let mut texts = Vec::new();
+        for input in &inputs {
+            read_input(input, 1 << 20, &mut |r| {
+                let doc = crate::record::parse_record(r, &Default::default()).unwrap();
+                let raw = doc.raw.clone().unwrap_or_default();
+                texts.push((doc.id, String::from_utf8(raw).unwrap()));
+                true
+            });
+        }
+        let want = "First paragraph \u{2014} here.\n\nSecond one.\n";
+        assert_eq!(
+            texts,
+            [
+                ("a.html".to_string(), want.to_string()),
+                ("b.htm.gz".to_string(), want.to_string()),
+                ("c.txt".to_string(), "<p>kept as text</p>\n".to_string()),
+            ]
+        );
     }
 
     #[test]
