@@ -34,10 +34,7 @@ const PUA: u32 = 0xF780;
 /// mentions tags stays text.
 pub fn is_html_file(name: &str, bytes: &[u8]) -> bool {
     let lower = name.to_ascii_lowercase();
-    let stem = [".gz", ".zst", ".zstd"]
-        .iter()
-        .find_map(|c| lower.strip_suffix(c))
-        .unwrap_or(&lower);
+    let stem = crate::input::uncompressed_name(&lower);
     if [".html", ".htm", ".xhtml", ".shtml"]
         .iter()
         .any(|e| stem.ends_with(e))

@@ -45,11 +45,7 @@ impl Format {
     /// anything else is a document.
     pub fn from_name(name: &str) -> Format {
         let lower = name.to_ascii_lowercase();
-        let stem = lower
-            .strip_suffix(".gz")
-            .or_else(|| lower.strip_suffix(".zst"))
-            .or_else(|| lower.strip_suffix(".zstd"))
-            .unwrap_or(&lower);
+        let stem = uncompressed_name(&lower);
         if stem.ends_with(".jsonl") || stem.ends_with(".json") || stem.ends_with(".ndjson") {
             Format::Jsonl
         } else if stem.ends_with(".wet") {
@@ -62,6 +58,15 @@ impl Format {
             Format::Files
         }
     }
+}
+
+/// A lowercased file name without its compression suffix (`.gz`, `.zst`,
+/// `.zstd`): the name its content goes by (`page.html.gz` is a page).
+pub fn uncompressed_name(lower: &str) -> &str {
+    [".gz", ".zst", ".zstd"]
+        .iter()
+        .find_map(|c| lower.strip_suffix(c))
+        .unwrap_or(lower)
 }
 
 /// Compression of an input stream, detected from its first bytes.
