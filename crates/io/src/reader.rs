@@ -354,15 +354,23 @@ mod tests {
         gz.write_all(page.as_bytes()).unwrap();
         std::fs::write(dir.path().join("b.htm.gz"), gz.finish().unwrap()).unwrap();
         std::fs::write(dir.path().join("c.txt"), "<p>kept as text</p>\n").unwrap();
+        // Bad pages are errors located at their file, as for any document.
+        std::fs::write(dir.path().join("d.html"), "").unwrap();
+        std::fs::write(dir.path().join("e.html"), page.repeat(40)).unwrap();
         let (inputs, errors) =
             crate::input::expand_inputs(&[dir.path().display().to_string()], None);
         assert!(errors.is_empty());
         let mut texts = Vec::new();
         for input in &inputs {
-            read_input(input, 1 << 20, &mut |r| {
-                let doc = crate::record::parse_record(r, &Default::default()).unwrap();
-                let raw = doc.raw.clone().unwrap_or_default();
-                texts.push((doc.id, String::from_utf8(raw).unwrap()));
+            read_input(input, 4096, &mut |r| {
+                let file = r.file.to_string();
+                match crate::record::parse_record(r, &Default::default()) {
+                    Ok(doc) => {
+                        let raw = doc.raw.clone().unwrap_or_default();
+                        texts.push((doc.id, String::from_utf8(raw).unwrap()));
+                    }
+                    Err(e) => texts.push((file.rsplit('/').next().unwrap().to_string(), e)),
+                }
                 true
             });
         }
@@ -373,6 +381,11 @@ mod tests {
                 ("a.html".to_string(), want.to_string()),
                 ("b.htm.gz".to_string(), want.to_string()),
                 ("c.txt".to_string(), "<p>kept as text</p>\n".to_string()),
+                ("d.html".to_string(), "empty file".to_string()),
+                (
+                    "e.html".to_string(),
+                    "document exceeds max_doc_bytes (4096)".to_string()
+                ),
             ]
         );
     }
