@@ -119,26 +119,40 @@ def passthrough_env():
     return {k: v for k, v in os.environ.items() if k.startswith(PASSTHROUGH_PREFIXES)}
 
 
-def _die_with_parent_hook():
-    """A preexec_fn that makes the task's process get SIGKILL when the Ray
-    worker that started it dies, so a cancelled or crashed worker leaves no
-    orphan behind. Linux only (None elsewhere). libc is loaded here, in the
-    parent: the hook itself runs between fork and exec and must not import."""
-    if not sys.platform.startswith("linux"):
-        return None
+# The task's own process: a small Python guard that runs the task's argv as
+# its child and, when the Ray worker that started it dies (a forced cancel
+# kills the worker, so no `finally` in the worker runs), kills its whole
+# process group. The parent-death signal alone would reach only the direct
+# child: a shell's children would be left behind. Linux only; elsewhere the
+# guard just runs the command.
+_GUARD_SRC = r"""
+import os, signal, subprocess, sys
+parent, argv = int(sys.argv[1]), sys.argv[2:]
+def stop(signum=None, frame=None):
+    os.killpg(0, signal.SIGKILL)  # this guard leads its group: all of it goes
+signal.signal(signal.SIGTERM, stop)
+if sys.platform.startswith("linux"):
     try:
         import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        return None
-    PR_SET_PDEATHSIG = 1
-    sigkill = int(signal.SIGKILL)
-
-    def hook():
-        prctl(PR_SET_PDEATHSIG, sigkill, 0, 0, 0)
-
-    return hook
+        pass
+    if os.getppid() != parent:  # the worker died before the line above
+        stop()
+try:
+    child = subprocess.Popen(argv)
+except OSError as e:
+    sys.stderr.write(f"cannot start {argv[0]}: {e.strerror}\n")
+    sys.exit(127)
+code = child.wait()
+if code < 0:  # die the same way, so the worker reports the signal
+    try:
+        signal.signal(-code, signal.SIG_DFL)
+    except (OSError, ValueError):  # SIGKILL and SIGSTOP take no handler
+        pass
+    os.kill(os.getpid(), -code)
+sys.exit(code)
+"""
 
 
 def _tail(path):
@@ -183,12 +197,11 @@ def run_task_here(argv, extra_env, task_id):
             try:
                 try:
                     proc = subprocess.Popen(
-                        argv,
+                        [sys.executable, "-c", _GUARD_SRC, str(os.getpid()), *argv],
                         env=env,
                         stdin=subprocess.DEVNULL,
                         stdout=out,
                         stderr=err,
-                        preexec_fn=_die_with_parent_hook(),
                         # Its own process group, so a cancel also stops what
                         # the task started (a shell's children outlive a
                         # killed shell).
@@ -228,7 +241,7 @@ def run_task_here(argv, extra_env, task_id):
 
 def describe_code(code):
     if code is None:
-        return "no exit code (the Ray task itself failed)"
+        return "none (the Ray task itself failed: its worker or node died, or it was cancelled)"
     if code < 0:
         try:
             return f"{code} (killed by {signal.Signals(-code).name})"
@@ -254,7 +267,8 @@ def cancel_all(ray, refs):
     """Stop unfinished tasks after a failure, so the driver exits promptly and
     leaves no process behind. Queued tasks are dropped; running ones are
     interrupted (their subprocess is killed) and, if still there after a few
-    seconds, their worker is killed. Their partial work is redone on resume."""
+    seconds, their worker is killed, which makes the task's guard kill what
+    the task started. Their partial work is redone on resume."""
     for ref in refs:
         ray.cancel(ref, force=False)
     _, left = ray.wait(refs, num_returns=len(refs), timeout=10)

@@ -11,13 +11,15 @@ run with RAYON_NUM_THREADS = granted CPUs and the driver's SLUICEBOX_*/RUST_*
 variables; stages are barriers; a task with a marker is skipped (its argv would
 fail); a flaky task is retried; an over-large CPU request is capped, not hung;
 a task that keeps failing stops the run before the next stage with its id,
-exit code and stderr; a second run skips everything.
+exit code and stderr, and the other tasks of its stage are cancelled with no
+process left, also when a task's worker is killed; a second run skips everything.
 """
 
 import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -181,6 +183,45 @@ def failing_plan(tmp, address_args):
         time.sleep(0.2)
     check(secs < 30 and not left and not os.path.exists(m("s1-slow")), f"the stage's other task is cancelled, no process left ({secs:.1f} s)", err)
     check(stdout.strip().splitlines()[-1] == "tasks: 0 ran, 0 skipped, 1 failed", "failure summary line", stdout)
+
+    # A worker that dies (a forced cancel, the OOM killer, a crash) runs no
+    # cleanup of its own: the task's guard must still kill the shell and its
+    # child. The task writes its worker's pid (its guard's parent) for us.
+    plan3 = os.path.join(work, "plan-worker-dies.json")
+    worker_pid = os.path.join(work, "worker-pid")
+    slow = f"awk '{{print $4}}' /proc/$PPID/stat > {worker_pid}.tmp && mv {worker_pid}.tmp {worker_pid}; sleep 43.5; touch {m('w-0')}"
+    write_plan(plan3, work, [{"name": "w", "tasks": [sh_task("w-0", slow, m("w-0"))]}])
+    proc = subprocess.Popen(
+        [sys.executable, DRIVER, plan3, *address_args, "--retries", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for _ in range(300):
+        if os.path.exists(worker_pid) or proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    killed = False
+    try:
+        pid = int(open(worker_pid).read())
+        os.kill(pid, signal.SIGKILL)
+        killed = True
+    except (OSError, ValueError):
+        pass
+    try:
+        stdout, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, err = proc.communicate()
+    for _ in range(50):
+        left = subprocess.run(["pgrep", "-f", "sleep 43.5"], capture_output=True, text=True).stdout.split()
+        if not left:
+            break
+        time.sleep(0.2)
+    check(killed and proc.returncode == 1 and "w-0" in err and "worker or node died" in err, "a task whose worker is killed fails the run", stdout + err)
+    check(not left and not os.path.exists(m("w-0")), "a killed worker's task leaves no process", err)
+    for pid in left:  # leave none to later checks
+        subprocess.run(["kill", "-9", pid])
 
     # Killed by a signal: reported as such.
     plan2 = os.path.join(work, "plan-kill.json")
