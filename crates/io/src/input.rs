@@ -96,8 +96,9 @@ pub struct InputFile {
     pub path: Option<PathBuf>,
     /// How it is named in ids and messages (the path as given, or `-`).
     pub display: Arc<str>,
-    /// Id for `files` documents: the path relative to the argument it was
-    /// found under (the file name for a file argument).
+    /// Id for `files` documents: the path relative to the directory
+    /// argument it was found under, or the path as given for a file
+    /// argument.
     pub relative: String,
     pub format: Format,
     /// Size on disk (compressed), for progress; `None` for stdin.
@@ -243,10 +244,9 @@ pub fn expand_inputs(args: &[String], format: Option<Format>) -> (Vec<InputFile>
                 }
             }
         } else {
-            let relative = path
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_else(|| arg.clone());
+            // The path as given (less a leading "./"), not the file name:
+            // `run pages/*/index.html` must not give every page one id.
+            let relative = arg.strip_prefix("./").unwrap_or(arg).replace('\\', "/");
             files.push(InputFile {
                 path: Some(path.to_path_buf()),
                 display: Arc::from(arg.as_str()),
@@ -306,6 +306,35 @@ mod tests {
             errors[0].to_string(),
             "/no/such/file: no such file or directory"
         );
+    }
+
+    #[test]
+    fn a_file_argument_is_named_by_its_path_as_given() {
+        // `run pages/*/index.html`: one id per page, not one for them all.
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["a", "b"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+            std::fs::write(dir.path().join(sub).join("index.html"), "<p>x</p>").unwrap();
+        }
+        let a = dir
+            .path()
+            .join("a/index.html")
+            .to_string_lossy()
+            .to_string();
+        let b = dir
+            .path()
+            .join("b/index.html")
+            .to_string_lossy()
+            .to_string();
+        let (files, errors) = expand_inputs(&[a.clone(), b.clone()], None);
+        assert!(errors.is_empty());
+        let rel: Vec<_> = files.iter().map(|f| f.relative.as_str()).collect();
+        assert_eq!(rel, [a.as_str(), b.as_str()]);
+        // A leading "./" is not part of the id (tests run in the crate's
+        // directory, which holds its Cargo.toml).
+        let (files, errors) = expand_inputs(&["./Cargo.toml".into()], None);
+        assert!(errors.is_empty());
+        assert_eq!(files[0].relative, "Cargo.toml");
     }
 
     #[test]
