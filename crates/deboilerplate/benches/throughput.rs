@@ -1,4 +1,5 @@
-//! Single-thread throughput of the cleaning (apply) and profile passes:
+//! Single-thread throughput of the cleaning (apply) and profile passes,
+//! and of the apply pass in `mode = "c4"`:
 //! `cargo bench -p sluicebox-deboilerplate --bench throughput`.
 //!
 //! Input: the page texts of the readability and cleaneval_dev sets (real
@@ -99,6 +100,26 @@ fn bench(c: &mut Criterion) {
                 let mut cx = Cx::default();
                 for d in docs.iter_mut() {
                     let _ = black_box(cleaner.process(d, &mut cx));
+                }
+                cx.counters.get("boilerplate_lines").copied()
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    // The C4 line filter (`mode = "c4"`), the comparison baseline of the
+    // quality bench, on the same documents.
+    let c4 = Cleaner::new(DeboilerplateConfig {
+        mode: sluicebox_deboilerplate::Mode::C4,
+        ..DeboilerplateConfig::default()
+    })
+    .expect("c4 config");
+    g.bench_function("apply_process_c4", |b| {
+        b.iter_batched_ref(
+            || docs.clone(),
+            |docs| {
+                let mut cx = Cx::default();
+                for d in docs.iter_mut() {
+                    let _ = black_box(c4.process(d, &mut cx));
                 }
                 cx.counters.get("boilerplate_lines").copied()
             },
