@@ -93,19 +93,6 @@ fn bench(c: &mut Criterion) {
         )
     });
 
-    g.bench_function("apply_process", |b| {
-        b.iter_batched_ref(
-            || docs.clone(),
-            |docs| {
-                let mut cx = Cx::default();
-                for d in docs.iter_mut() {
-                    let _ = black_box(cleaner.process(d, &mut cx));
-                }
-                cx.counters.get("boilerplate_lines").copied()
-            },
-            BatchSize::LargeInput,
-        )
-    });
     // The C4 line filter (`mode = "c4"`), the comparison baseline of the
     // quality bench, on the same documents.
     let c4 = Cleaner::new(DeboilerplateConfig {
@@ -113,19 +100,21 @@ fn bench(c: &mut Criterion) {
         ..DeboilerplateConfig::default()
     })
     .expect("c4 config");
-    g.bench_function("apply_process_c4", |b| {
-        b.iter_batched_ref(
-            || docs.clone(),
-            |docs| {
-                let mut cx = Cx::default();
-                for d in docs.iter_mut() {
-                    let _ = black_box(c4.process(d, &mut cx));
-                }
-                cx.counters.get("boilerplate_lines").copied()
-            },
-            BatchSize::LargeInput,
-        )
-    });
+    for (name, stage) in [("apply_process", &cleaner), ("apply_process_c4", &c4)] {
+        g.bench_function(name, |b| {
+            b.iter_batched_ref(
+                || docs.clone(),
+                |docs| {
+                    let mut cx = Cx::default();
+                    for d in docs.iter_mut() {
+                        let _ = black_box(stage.process(d, &mut cx));
+                    }
+                    cx.counters.get("boilerplate_lines").copied()
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
     g.finish();
 }
 
