@@ -208,8 +208,9 @@ def run_task_here(argv, extra_env, task_id):
                         start_new_session=True,
                     )
                 except OSError as e:
-                    # The program is missing or not executable on this node.
-                    err.write(f"cannot start {argv[0]}: {e.strerror}\n".encode())
+                    # The Python running this worker cannot be started again
+                    # (a missing task program is the guard's to report).
+                    err.write(f"cannot start the task guard {sys.executable}: {e.strerror}\n".encode())
                     code = 127
                 # Wait in short steps: ray.cancel interrupts a task between
                 # Python steps, never inside one long blocking wait.

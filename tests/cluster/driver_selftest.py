@@ -12,7 +12,8 @@ variables; stages are barriers; a task with a marker is skipped (its argv would
 fail); a flaky task is retried; an over-large CPU request is capped, not hung;
 a task that keeps failing stops the run before the next stage with its id,
 exit code and stderr, and the other tasks of its stage are cancelled with no
-process left, also when a task's worker is killed; a second run skips everything.
+process left, also when a task's worker is killed; a missing program fails
+with exit 127 and its name; a second run skips everything.
 """
 
 import argparse
@@ -228,6 +229,17 @@ def failing_plan(tmp, address_args):
     write_plan(plan2, work, [{"name": "k", "tasks": [sh_task("k-0", "kill -9 $$", m("k-0"))]}])
     code, stdout, err = driver(plan2, *address_args, "--retries", "0")
     check(code == 1 and "SIGKILL" in err, "a task killed by a signal is reported as such", err)
+
+    # A program missing on the node: exit 127, named in the error.
+    plan4 = os.path.join(work, "plan-missing.json")
+    missing = {"id": "x-0", "argv": ["/no/such/program", "--flag"], "cpus": 1, "memory_bytes": 0, "marker": m("x-0")}
+    write_plan(plan4, work, [{"name": "x", "tasks": [missing]}])
+    code, stdout, err = driver(plan4, *address_args, "--retries", "0")
+    check(
+        code == 1 and "exit code 127" in err and "cannot start /no/such/program" in err,
+        "a missing program fails with exit 127 and its name",
+        err,
+    )
 
 
 def main():
