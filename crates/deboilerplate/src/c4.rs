@@ -32,7 +32,7 @@ pub fn line_rule(line: &str) -> Option<&'static str> {
     // into ASCII but the Kelvin sign and the dotted capital I: without
     // those, lowercasing the ASCII bytes finds exactly what a Unicode
     // `to_lowercase` would, without its per-character walk.
-    let lower: Vec<u8> = if line.contains(['\u{212A}', '\u{0130}']) {
+    let lower: Vec<u8> = if !line.is_ascii() && line.contains(['\u{212A}', '\u{0130}']) {
         line.to_lowercase().into_bytes()
     } else {
         line.as_bytes().to_ascii_lowercase()
